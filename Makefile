@@ -1,0 +1,50 @@
+# Quill Console — the two quick-start commands are `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+HTMX := static/vendor/htmx.min.js
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install assets run serve test lint format migrate clean
+
+install: $(INSTALLED) assets
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(INSTALLED)
+
+assets: $(HTMX)
+
+$(HTMX): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js $(HTMX)
+
+## Install everything, migrate the embedded SQLite database, start the sandbox and the console.
+run: install
+	$(PY) -m tests.emulators.sandbox --host $(HOST) --port $(PORT)
+
+## Install everything and run the whole test suite (lint first).
+test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	bash tests/browser/install_browser.sh
+	$(VENV)/bin/pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+migrate: install
+	$(VENV)/bin/flask --app console db upgrade
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor instance .pytest_cache .ruff_cache

@@ -1,0 +1,148 @@
+"""Typed application settings: a catalogue in code, values changed from the settings page.
+
+A setting not stored in the ``app_settings`` table has its default. ``get_setting(key)``
+returns the typed value; ``parse_setting(key, text)`` validates input from a form.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from flask import g, has_request_context
+
+from console.db import db
+from console.db.models import AppSetting
+
+
+@dataclass(frozen=True)
+class SettingDefinition:
+    """One setting: its type, default, bounds and help text."""
+
+    key: str
+    area: str
+    label: str
+    type: type
+    default: Any
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int = 200
+
+    def parse(self, text: str) -> Any:
+        """The typed value of ``text``; raises ``ValueError`` with a message for the field."""
+        text = text.strip()
+        if self.type is bool:
+            if text.lower() in ("1", "true", "on", "yes"):
+                return True
+            if text.lower() in ("", "0", "false", "off", "no"):
+                return False
+            raise ValueError("Choose yes or no.")
+        if self.type in (int, float):
+            try:
+                value = self.type(text)
+            except ValueError:
+                raise ValueError(
+                    "Enter a whole number." if self.type is int else "Enter a number."
+                ) from None
+            if self.minimum is not None and value < self.minimum:
+                raise ValueError(f"Enter a number of at least {self.minimum:g}.")
+            if self.maximum is not None and value > self.maximum:
+                raise ValueError(f"Enter a number of at most {self.maximum:g}.")
+            return value
+        if len(text) > self.max_length:
+            raise ValueError(f"Enter at most {self.max_length} characters.")
+        return text
+
+
+def _define(*items: SettingDefinition) -> dict[str, SettingDefinition]:
+    return {item.key: item for item in items}
+
+
+CATALOGUE: dict[str, SettingDefinition] = _define(
+    SettingDefinition("security.password_min_length", "security", "Minimum password length", int, 12,
+                      "Passwords shorter than this are refused.", 8, 128),
+    SettingDefinition("security.password_max_length", "security", "Maximum password length", int, 128,
+                      "Passwords longer than this are refused.", 64, 1024),
+    SettingDefinition("security.lockout_failures", "security", "Failures before lockout", int, 5,
+                      "Wrong passwords or codes in a row before the account is locked for a while.", 1, 100),
+    SettingDefinition("security.lockout_wait_increment_seconds", "security", "Lockout wait increment (seconds)", int, 60,
+                      "How long the first lockout lasts; each further lockout adds this again.", 1, 86400),
+    SettingDefinition("security.lockout_max_wait_seconds", "security", "Longest lockout (seconds)", int, 900,
+                      "A lockout never lasts longer than this.", 1, 604800),
+    SettingDefinition("security.lockout_failure_reset_seconds", "security", "Forget failures after (seconds)", int, 43200,
+                      "Failures older than this no longer count towards a lockout.", 60, 604800),
+    SettingDefinition("security.idle_timeout_minutes", "security", "Idle timeout (minutes)", int, 15,
+                      "A session unused for this long ends.", 1, 1440),
+    SettingDefinition("security.absolute_timeout_hours", "security", "Absolute session timeout (hours)", int, 12,
+                      "A session ends this long after sign-in, however busy.", 1, 168),
+    SettingDefinition("security.require_totp_for_admins", "security", "Require two-factor for administrators", bool, False,
+                      "Holders of administrative permissions must enrol an authenticator app at next sign-in."),
+    SettingDefinition("clinical.fhir_page_size", "clinical", "Patients per results page", int, 20,
+                      "How many patients one page of search results shows.", 5, 100),
+    SettingDefinition("clinical.fhir_connect_timeout_seconds", "clinical", "HAPI FHIR connect timeout (seconds)", float, 3.05,
+                      "How long to wait for a connection to HAPI FHIR.", 0.1, 30),
+    SettingDefinition("clinical.fhir_read_timeout_seconds", "clinical", "HAPI FHIR read timeout (seconds)", float, 10.0,
+                      "How long to wait for HAPI FHIR to answer.", 0.5, 120),
+    SettingDefinition("clinical.ehr_subject_namespace", "clinical", "EHR subject namespace", str, "fhir",
+                      "The namespace linking an EHR in EHRbase to a FHIR Patient id.", max_length=100),
+    SettingDefinition("clinical.letter_template_id", "clinical", "Letter template id", str, "Quill Letter.v1",
+                      "The openEHR template that letters are stored with.", max_length=200),
+    SettingDefinition("clinical.letters_page_size", "clinical", "Letters per page", int, 20,
+                      "How many letters one page of a patient's letters shows.", 5, 100),
+    SettingDefinition("display.environment_banner", "display", "Environment banner", str, "",
+                      'Text shown at the top of every page, e.g. "TRAINING". Leave empty for none.', max_length=40),
+)  # fmt: skip
+
+AREAS = {"security": "Security", "clinical": "Clinical services", "display": "Display"}
+
+
+def _stored_values() -> dict[str, AppSetting]:
+    if has_request_context() and "app_settings" in g:
+        return g.app_settings
+    rows = {row.key: row for row in db.session.scalars(db.select(AppSetting))}
+    if has_request_context():
+        g.app_settings = rows
+    return rows
+
+
+def get_setting(key: str) -> Any:
+    """The typed value of a setting (its default when never changed)."""
+    definition = CATALOGUE[key]
+    row = _stored_values().get(key)
+    if row is None:
+        return definition.default
+    return json.loads(row.value)
+
+
+def is_default(key: str) -> bool:
+    """True when the setting has never been changed (or was reverted)."""
+    return key not in _stored_values()
+
+
+def store_setting(key: str, value: Any, updated_by_id: int | None) -> AppSetting:
+    """Stage a typed value in the current transaction (the caller audits and commits)."""
+    definition = CATALOGUE[key]
+    row = db.session.get(AppSetting, key)
+    if row is None:
+        row = AppSetting(key=key, type=definition.type.__name__)
+        db.session.add(row)
+    row.value = json.dumps(value)
+    row.updated_by_id = updated_by_id
+    forget_cached_settings()
+    return row
+
+
+def revert_setting(key: str) -> None:
+    """Return a setting to its default (the caller audits and commits)."""
+    row = db.session.get(AppSetting, key)
+    if row is not None:
+        db.session.delete(row)
+    forget_cached_settings()
+
+
+def forget_cached_settings() -> None:
+    """Drop this request's cached values after a change."""
+    if has_request_context():
+        g.pop("app_settings", None)

@@ -1,0 +1,60 @@
+"""Record audit events inside the caller's transaction.
+
+``record_event`` adds the row to the current auth-database session and flushes it, so a
+failure to write it surfaces before the caller commits or shows anything.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, has_request_context, request
+from flask_login import current_user
+
+from console.db import db
+from console.db.models import AuditEvent, User
+
+OUTCOMES = ("success", "failure", "denied")
+
+
+def record_event(
+    action: str,
+    *,
+    outcome: str = "success",
+    target_type: str | None = None,
+    target_id: str | int | None = None,
+    patient_id: str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
+    actor: User | None = None,
+) -> AuditEvent:
+    """Add an audit event to the current transaction (the caller commits)."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {OUTCOMES}")
+    if actor is None and has_request_context() and current_user.is_authenticated:
+        actor = current_user._get_current_object()  # type: ignore[attr-defined]
+    event = AuditEvent(
+        action=action,
+        outcome=outcome,
+        actor_id=actor.id if actor is not None else None,
+        actor_username=actor.username if actor is not None else None,
+        target_type=target_type,
+        target_id=str(target_id) if target_id is not None else None,
+        patient_id=patient_id,
+        before=before,
+        after=after,
+        details=details,
+    )
+    if has_request_context():
+        event.request_id = getattr(g, "request_id", None)
+        event.client_address = request.remote_addr
+    db.session.add(event)
+    db.session.flush()
+    return event
+
+
+def changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Only the fields that differ, as (before, after) for an edit's audit row."""
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}

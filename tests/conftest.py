@@ -1,0 +1,129 @@
+"""Fixtures: a migrated SQLite auth database per test, throw-away PostgreSQL databases, apps."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from flask import Flask
+from flask_migrate import upgrade
+
+from console import create_app
+
+PG_ADMIN_DSN = os.environ.get("TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def base_config(tmp_path: Path, database_url: str) -> dict[str, object]:
+    """Config for a test app: testing mode, no .env, its own instance folder and database."""
+    return {
+        "ENVIRON": {"CONSOLE_ENV": "testing"},
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "AUTH_DATABASE_URL": database_url,
+        "RATELIMIT_ENABLED": False,
+    }
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite database migrated to head, copied for each test (migrating is slow)."""
+    folder = tmp_path_factory.mktemp("template")
+    path = folder / "auth.sqlite3"
+    app = create_app(base_config(folder, f"sqlite:///{path}"))
+    with app.app_context():
+        upgrade()
+    return path
+
+
+@pytest.fixture
+def app_factory(tmp_path: Path, migrated_sqlite_template: Path) -> Callable[..., Flask]:
+    """Build apps on a fresh copy of the migrated database; keyword arguments override config."""
+
+    def build(**overrides: object) -> Flask:
+        path = tmp_path / f"auth-{uuid.uuid4().hex[:8]}.sqlite3"
+        shutil.copy(migrated_sqlite_template, path)
+        config = base_config(tmp_path, f"sqlite:///{path}")
+        config.update(overrides)
+        return create_app(config)
+
+    return build
+
+
+@pytest.fixture
+def app(app_factory: Callable[..., Flask]) -> Flask:
+    """A console on a fresh, migrated SQLite database."""
+    return app_factory()
+
+
+@pytest.fixture
+def client(app: Flask):  # type: ignore[no-untyped-def]
+    """A test client of ``app``."""
+    return app.test_client()
+
+
+def postgres_available() -> bool:
+    """True when the PostgreSQL server for tests answers."""
+    try:
+        with psycopg.connect(PG_ADMIN_DSN, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def require_postgres() -> None:
+    """Skip without PostgreSQL on a laptop; fail in CI, where it must be there."""
+    if postgres_available():
+        return
+    message = f"PostgreSQL is not reachable at {PG_ADMIN_DSN}"
+    if IN_CI:
+        pytest.fail(message + " (CI=true: PostgreSQL tests must run)")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def pg_database() -> Iterator[Callable[..., str]]:
+    """Factory of throw-away PostgreSQL databases; returns a SQLAlchemy URL. Dropped afterwards."""
+    require_postgres()
+    created: list[str] = []
+
+    def make(owner: str | None = None) -> str:
+        name = f"quill_test_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"' + (f' OWNER "{owner}"' if owner else ""))
+        created.append(name)
+        return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+    yield make
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        for name in created:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_app_factory(tmp_path: Path, pg_database: Callable[..., str]) -> Callable[..., Flask]:
+    """Build apps on a fresh, migrated PostgreSQL database."""
+
+    def build(**overrides: object) -> Flask:
+        config = base_config(tmp_path, pg_database())
+        config.update(overrides)
+        app = create_app(config)
+        with app.app_context():
+            upgrade()
+        return app
+
+    return build
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_app_factory(
+    request: pytest.FixtureRequest, app_factory: Callable[..., Flask]
+) -> Callable[..., Flask]:
+    """Runs a test twice: on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return app_factory
+    return request.getfixturevalue("pg_app_factory")

@@ -1,0 +1,181 @@
+"""The app: sign-in reaches the dashboard, anonymous users are sent to sign-in, error pages."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from console.permissions import AUTHENTICATED, PERMISSIONS, PUBLIC, require_permission
+from tests.helpers import csrf_token, make_user, sign_in
+
+
+def test_admin_signs_in_and_reaches_the_dashboard(app: Flask, client: FlaskClient) -> None:
+    make_user(app, "root", roles=("System administrator",), full_name="Rita Root")
+    response = sign_in(client, "ROOT")  # usernames are case-insensitive
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    page = client.get("/").get_data(as_text=True)
+    assert "Welcome, Rita Root" in page
+    assert "Sign out" in page
+
+
+def test_wrong_password_keeps_the_user_on_the_form_with_a_message(
+    app: Flask, client: FlaskClient
+) -> None:
+    make_user(app, "root", roles=("System administrator",))
+    response = sign_in(client, "root", "not the password at all")
+    assert response.status_code == 400
+    assert "The username or password is not right." in response.get_data(as_text=True)
+    assert client.get("/").status_code == 302
+
+
+def test_unknown_user_gets_the_same_message_as_a_wrong_password(client: FlaskClient) -> None:
+    response = sign_in(client, "nobody", "whatever whatever")
+    assert response.status_code == 400
+    assert "The username or password is not right." in response.get_data(as_text=True)
+
+
+def test_disabled_user_cannot_sign_in(app: Flask, client: FlaskClient) -> None:
+    make_user(app, "gone", active=False)
+    assert sign_in(client, "gone").status_code == 400
+    assert client.get("/").status_code == 302
+
+
+def test_unauthenticated_requests_are_redirected_to_sign_in(client: FlaskClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/auth/login?next=/"
+
+
+def test_htmx_requests_without_a_session_get_a_client_redirect(client: FlaskClient) -> None:
+    response = client.get("/", headers={"HX-Request": "true"})
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"].startswith("/auth/login")
+
+
+def test_sign_in_returns_to_the_page_asked_for_but_never_off_site(
+    app: Flask, client: FlaskClient
+) -> None:
+    make_user(app, "root", roles=("System administrator",))
+    token = csrf_token(client)
+    for target, expected in (("/?tab=1", "/?tab=1"), ("//evil.example/x", "/"),
+                             ("https://evil.example/", "/"), ("/\\evil.example", "/")):  # fmt: skip
+        response = client.post(
+            "/auth/login?next=" + target,
+            data={
+                "csrf_token": token,
+                "username": "root",
+                "password": "correct horse battery staple 42",
+            },
+        )
+        assert response.headers["Location"] == expected, target
+        client.post("/auth/logout", data={"csrf_token": csrf_token(client, "/")})
+        token = csrf_token(client)
+
+
+def test_sign_in_without_csrf_token_is_refused(app: Flask, client: FlaskClient) -> None:
+    make_user(app, "root")
+    response = client.post(
+        "/auth/login", data={"username": "root", "password": "correct horse battery staple 42"}
+    )
+    assert response.status_code == 400
+    assert "The form had expired" in response.get_data(as_text=True)
+    assert client.get("/").status_code == 302
+
+
+def test_unknown_route_gives_the_console_404_page(client: FlaskClient) -> None:
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    page = response.get_data(as_text=True)
+    assert "Page not found" in page and "Quill Console" in page
+
+
+def test_wrong_method_gives_405_page_with_allow_header(client: FlaskClient) -> None:
+    response = client.get("/auth/logout")
+    assert response.status_code == 405
+    assert "POST" in response.headers["Allow"]
+    assert "Not allowed here" in response.get_data(as_text=True)
+
+
+def test_every_route_declares_a_permission(app: Flask) -> None:
+    missing = [
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        and getattr(app.view_functions[rule.endpoint], "required_permission", None)
+        not in (*PERMISSIONS, AUTHENTICATED, PUBLIC)
+    ]
+    assert missing == []
+
+
+def test_a_route_without_a_declared_permission_is_refused(app_factory) -> None:  # type: ignore[no-untyped-def]
+    app = app_factory()
+
+    @app.route("/undeclared")
+    def undeclared() -> str:
+        return "secret"
+
+    assert app.test_client().get("/undeclared").status_code == 403
+
+
+def test_a_user_without_the_permission_gets_403_not_the_page(app_factory) -> None:  # type: ignore[no-untyped-def]
+    app = app_factory()
+
+    @app.route("/audit-only")
+    @require_permission("audit.view")
+    def audit_only() -> str:
+        return "audit data"
+
+    make_user(app, "clin", roles=("Clinician",))
+    make_user(app, "aud", roles=("Auditor",))
+    client = app.test_client()
+    sign_in(client, "clin")
+    response = client.get("/audit-only")
+    assert response.status_code == 403 and "audit data" not in response.get_data(as_text=True)
+    other = app.test_client()
+    sign_in(other, "aud")
+    assert other.get("/audit-only").get_data(as_text=True) == "audit data"
+
+
+def test_navigation_shows_only_what_the_roles_allow(app_factory) -> None:  # type: ignore[no-untyped-def]
+    app = app_factory()
+
+    @app.route("/admin-users-probe")
+    @require_permission("users.manage")
+    def probe() -> str:
+        return "ok"
+
+    from console import navigation
+
+    original = navigation.SECTIONS
+    navigation.SECTIONS = (navigation.Section("Users", "probe", "users.manage", "Manage users."),)
+    try:
+        make_user(app, "clin", roles=("Clinician",))
+        make_user(app, "root", roles=("System administrator",))
+        clinician, admin = app.test_client(), app.test_client()
+        sign_in(clinician, "clin")
+        sign_in(admin, "root")
+        assert 'href="/admin-users-probe"' not in clinician.get("/").get_data(as_text=True)
+        assert 'href="/admin-users-probe"' in admin.get("/").get_data(as_text=True)
+    finally:
+        navigation.SECTIONS = original
+
+
+def test_sign_in_and_failures_are_audited(app: Flask, client: FlaskClient) -> None:
+    from sqlalchemy import select
+
+    from console.db import db
+    from console.db.models import AuditEvent
+
+    user_id = make_user(app, "root")
+    sign_in(client, "root", "wrong wrong wrong")
+    sign_in(client, "root")
+    with app.app_context():
+        events = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "auth.sign_in").order_by(AuditEvent.id)
+        ).all()
+        assert [(e.outcome, e.target_id) for e in events] == [
+            ("failure", str(user_id)),
+            ("success", str(user_id)),
+        ]
+        assert events[0].details["reason"] == "wrong password"
+        assert events[1].actor_username == "root"
