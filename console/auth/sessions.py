@@ -1,0 +1,496 @@
+"""Server-side sessions: an opaque random token in the cookie, a row in ``user_sessions``.
+
+Why a ``SessionInterface`` of our own rather than Flask-Session's SQLAlchemy backend:
+Flask-Session keys its rows by the cookie value itself, so anyone who can read the table holds
+live cookies, and it knows nothing of users, so "end every session of this user", a list of a
+user's sessions with their address and browser, and idle plus absolute timeouts would all have
+to be built around it anyway. Here the cookie carries a 256-bit random token and the table only
+its SHA-256 hash; each row names its user, so ending a session is deleting its row (which is
+what the administration pages do) and the next request with that cookie is anonymous.
+
+Flask-Login still provides ``current_user``, ``login_user`` and ``logout_user``. Its user loader
+(``load_session_user``) accepts only the user recorded in this request's server-side session, and
+re-checks the stored state on every request: a disabled user, or one whose password has changed
+since the session began, loses the session there and then. Flask-Login's own session protection
+(IP and browser fingerprint) is off: it would rewrite anonymous sessions on every request and
+adds nothing to a random server-side token that is rotated at sign-in.
+
+The cookie has no expiry (it dies with the browser), is ``HttpOnly`` and ``SameSite=Lax``, and
+over HTTPS is ``Secure`` with the ``__Host-`` prefix. Rows expire after the idle timeout (measured
+from ``last_seen_at``, refreshed at most once a minute to avoid a write per request) or the
+absolute timeout (from sign-in), both from settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Flask, Request, g, request, session
+from flask.sessions import SecureCookieSession, SessionInterface, session_json_serializer
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response
+
+from console.appsettings import get_setting
+from console.audit import record_event
+from console.auth import clock
+from console.db import db
+from console.db.models import User, UserSession
+
+COOKIE_NAME = "quill_session"
+SECURE_COOKIE_NAME = "__Host-quill_session"
+TOUCH_INTERVAL = timedelta(seconds=60)
+USER_KEY = "_user_id"
+CREDENTIALS_KEY = "_credentials"
+FLASHES_KEY = "_flashes"
+_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
+
+EXPIRY_MESSAGES = {
+    "idle": "Your session ended because it was not used for a while. Sign in again.",
+    "absolute": "Your session reached its time limit. Sign in again.",
+}
+ENDED_MESSAGE = "Your session has ended. Sign in again."
+
+
+def hash_token(token: str) -> str:
+    """The stored id of a cookie token (SHA-256, hex)."""
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def credentials_marker(user: User) -> str:
+    """A short fingerprint of the user's password hash: it changes whenever the password does."""
+    return hashlib.sha256(b"credentials:" + user.password_hash.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long a session may stay unused, and how long it may last at all."""
+
+    idle: timedelta
+    absolute: timedelta
+
+    @classmethod
+    def from_settings(cls) -> Timeouts:
+        """The timeouts in force now."""
+        return cls(
+            idle=timedelta(minutes=get_setting("security.idle_timeout_minutes")),
+            absolute=timedelta(hours=get_setting("security.absolute_timeout_hours")),
+        )
+
+    def expiry_reason(self, created_at: datetime, last_seen_at: datetime, now: datetime) -> str:
+        """``"absolute"``, ``"idle"`` or ``""`` when the session is still good."""
+        if now - created_at >= self.absolute:
+            return "absolute"
+        if now - last_seen_at >= self.idle:
+            return "idle"
+        return ""
+
+    def expires_at(self, created_at: datetime, last_seen_at: datetime) -> datetime:
+        """When a session seen at ``last_seen_at`` ends if nothing happens."""
+        return min(last_seen_at + self.idle, created_at + self.absolute)
+
+
+class ServerSession(SecureCookieSession):
+    """The session of one request, backed by a ``user_sessions`` row once it holds anything."""
+
+    def __init__(
+        self,
+        initial: dict[str, Any] | None = None,
+        *,
+        sid: str | None = None,
+        created_at: datetime | None = None,
+        last_seen_at: datetime | None = None,
+        stored_user_id: int | None = None,
+        had_cookie: bool = False,
+        skip: bool = False,
+    ) -> None:
+        super().__init__(initial)
+        self.sid = sid
+        self.created_at = created_at
+        self.last_seen_at = last_seen_at
+        self.stored_user_id = stored_user_id
+        self.had_cookie = had_cookie
+        self.skip = skip
+        self.rotate = False
+        self.restart = False
+
+    def regenerate(self, *, new_sign_in: bool = False) -> None:
+        """Give this session a new id at the end of the request; the old one stops working.
+
+        ``new_sign_in`` also restarts the absolute timeout (at sign-in); otherwise (password or
+        two-factor changes) the session keeps the time it began.
+        """
+        self.rotate = True
+        self.restart = self.restart or new_sign_in
+        self.modified = True
+
+
+class ServerSessionInterface(SessionInterface):
+    """Loads and stores ``ServerSession`` objects in the auth database."""
+
+    serializer = session_json_serializer
+
+    def get_cookie_name(self, app: Flask) -> str:
+        """``__Host-quill_session`` over HTTPS, ``quill_session`` otherwise."""
+        return SECURE_COOKIE_NAME if self.get_cookie_secure(app) else COOKIE_NAME
+
+    def get_cookie_domain(self, app: Flask) -> str | None:
+        """Never a Domain attribute (the ``__Host-`` prefix forbids one)."""
+        return None
+
+    def get_cookie_path(self, app: Flask) -> str:
+        """Always ``/``."""
+        return "/"
+
+    def open_session(self, app: Flask, request: Request) -> ServerSession:
+        """The session named by the cookie, or a new empty one (expired rows are removed)."""
+        static = app.static_url_path
+        if static and request.path.startswith(static + "/"):
+            return ServerSession(skip=True)
+        token = request.cookies.get(self.get_cookie_name(app))
+        if not token:
+            return ServerSession()
+        if not _TOKEN_PATTERN.fullmatch(token):
+            return ServerSession(had_cookie=True)
+        try:
+            return self._load(token)
+        except SQLAlchemyError:
+            db.session.rollback()
+            app.logger.exception("could not read the session; treating the request as anonymous")
+            return ServerSession(skip=True)
+
+    def _load(self, token: str) -> ServerSession:
+        sid = hash_token(token)
+        row = db.session.execute(
+            select(
+                UserSession.user_id,
+                UserSession.data,
+                UserSession.created_at,
+                UserSession.last_seen_at,
+            ).where(UserSession.id == sid)
+        ).first()
+        if row is None:
+            return ServerSession(had_cookie=True)
+        now = clock.now()
+        reason = Timeouts.from_settings().expiry_reason(row.created_at, row.last_seen_at, now)
+        if reason:
+            db.session.execute(delete(UserSession).where(UserSession.id == sid))
+            fresh = ServerSession(had_cookie=True)
+            if row.user_id is not None:
+                user = db.session.get(User, row.user_id)
+                if user is not None:
+                    record_event(
+                        "auth.session_expired",
+                        target_type="user",
+                        target_id=user.id,
+                        actor=user,
+                        details={"reason": reason},
+                    )
+                fresh[FLASHES_KEY] = [("info", EXPIRY_MESSAGES[reason])]
+            db.session.commit()
+            return fresh
+        data = self.serializer.loads(json.dumps(row.data or {}))
+        return ServerSession(
+            data,
+            sid=sid,
+            created_at=row.created_at,
+            last_seen_at=row.last_seen_at,
+            stored_user_id=row.user_id,
+            had_cookie=True,
+        )
+
+    def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:  # type: ignore[override]
+        """Write what changed: a new row (and cookie), the data, or a throttled ``last_seen_at``."""
+        if session.skip:
+            return
+        if session.accessed:
+            response.vary.add("Cookie")
+        try:
+            self._save(app, session, response)
+        except SQLAlchemyError:
+            db.session.rollback()
+            raise
+
+    def _save(self, app: Flask, session: ServerSession, response: Response) -> None:
+        now = clock.now()
+        name = self.get_cookie_name(app)
+        if session.rotate and session.sid is not None:
+            db.session.execute(delete(UserSession).where(UserSession.id == session.sid))
+            session.sid = None
+        if session.sid is None:
+            if not session:
+                if session.had_cookie:
+                    response.delete_cookie(
+                        name,
+                        path="/",
+                        secure=self.get_cookie_secure(app),
+                        httponly=True,
+                        samesite=self.get_cookie_samesite(app),
+                    )
+                db.session.commit()
+                return
+            self._insert(app, session, response, now)
+            return
+        timeouts = Timeouts.from_settings()
+        created_at = session.created_at or now
+        if session.modified:
+            if not session:
+                db.session.execute(delete(UserSession).where(UserSession.id == session.sid))
+                response.delete_cookie(
+                    name,
+                    path="/",
+                    secure=self.get_cookie_secure(app),
+                    httponly=True,
+                    samesite=self.get_cookie_samesite(app),
+                )
+            else:
+                db.session.execute(
+                    update(UserSession)
+                    .where(UserSession.id == session.sid)
+                    .values(
+                        data=self._encode(session),
+                        user_id=_user_id_of(session),
+                        last_seen_at=now,
+                        expires_at=timeouts.expires_at(created_at, now),
+                    )
+                )
+        elif session.last_seen_at is None or now - session.last_seen_at >= TOUCH_INTERVAL:
+            db.session.execute(
+                update(UserSession)
+                .where(UserSession.id == session.sid)
+                .values(
+                    last_seen_at=now,
+                    expires_at=timeouts.expires_at(created_at, now),
+                    client_address=_client_address(),
+                )
+            )
+        db.session.commit()
+
+    def _insert(
+        self, app: Flask, session: ServerSession, response: Response, now: datetime
+    ) -> None:
+        token = secrets.token_urlsafe(32)
+        sid = hash_token(token)
+        created_at = now if session.restart or session.created_at is None else session.created_at
+        db.session.add(
+            UserSession(
+                id=sid,
+                user_id=_user_id_of(session),
+                data=self._encode(session),
+                created_at=created_at,
+                last_seen_at=now,
+                expires_at=Timeouts.from_settings().expires_at(created_at, now),
+                client_address=_client_address(),
+                user_agent=(request.user_agent.string or "")[:512] or None,
+            )
+        )
+        db.session.commit()
+        session.sid, session.created_at, session.last_seen_at = sid, created_at, now
+        session.rotate = session.restart = False
+        response.set_cookie(
+            self.get_cookie_name(app),
+            token,
+            path="/",
+            secure=self.get_cookie_secure(app),
+            httponly=True,
+            samesite=self.get_cookie_samesite(app),
+        )
+
+    def _encode(self, session: ServerSession) -> dict[str, Any]:
+        return json.loads(self.serializer.dumps(dict(session)))
+
+
+def _user_id_of(session: ServerSession) -> int | None:
+    value = session.get(USER_KEY)
+    return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
+def _client_address() -> str | None:
+    return (request.remote_addr or "")[:45] or None
+
+
+def current_session() -> ServerSession | None:
+    """This request's server-side session (None outside one, e.g. for static files)."""
+    current = session._get_current_object()  # type: ignore[attr-defined]
+    return current if isinstance(current, ServerSession) and not current.skip else None
+
+
+def current_session_id() -> str | None:
+    """The stored id of this request's session, when it has a row."""
+    current = current_session()
+    return current.sid if current is not None else None
+
+
+def load_session_user(user_id: str) -> User | None:
+    """Flask-Login's user loader: the session's user, only while the stored state allows it.
+
+    The user must be the one recorded on this request's session row (so nothing but a live
+    server-side session can sign anyone in), still active, and have the password the session
+    was opened with; otherwise the session ends here, audited.
+    """
+    current = current_session()
+    if (
+        current is None
+        or current.sid is None
+        or current.get(USER_KEY) != user_id
+        or not user_id.isdigit()
+        or current.stored_user_id != int(user_id)
+    ):
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None:
+        end_current_session(None, reason="user deleted")
+        return None
+    if not user.active:
+        end_current_session(user, reason="user disabled")
+        return None
+    if current.get(CREDENTIALS_KEY) != credentials_marker(user):
+        end_current_session(user, reason="password changed")
+        return None
+    return user
+
+
+def end_current_session(user: User | None, *, reason: str) -> None:
+    """End this request's session at once (row deleted, audited); the request goes on anonymous."""
+    current = current_session()
+    if current is None:
+        return
+    if current.sid is not None:
+        db.session.execute(delete(UserSession).where(UserSession.id == current.sid))
+    if user is not None:
+        record_event(
+            "auth.session_ended",
+            target_type="user",
+            target_id=user.id,
+            actor=user,
+            details={"reason": reason},
+        )
+    db.session.commit()
+    current.clear()
+    current.sid = current.created_at = None
+    current[FLASHES_KEY] = [("info", ENDED_MESSAGE)]
+
+
+def start_signed_in_session(user: User) -> None:
+    """Prepare this request's session for a user who has just signed in: everything from before
+    sign-in is dropped (including the CSRF token) and the session gets a new id."""
+    current = current_session()
+    if current is None:
+        raise RuntimeError("no server-side session in this request")
+    current.clear()
+    current.regenerate(new_sign_in=True)
+    _forget_csrf_token()
+
+
+def mark_credentials(user: User) -> None:
+    """Record the user's current password on the session (after sign-in or a password change)."""
+    current = current_session()
+    if current is not None:
+        current[CREDENTIALS_KEY] = credentials_marker(user)
+
+
+def rotate_session() -> None:
+    """Give this request's session a new id (after a password or two-factor change)."""
+    current = current_session()
+    if current is not None:
+        current.regenerate()
+
+
+def sign_out_session() -> None:
+    """Drop everything in this session and its row; what remains is a fresh anonymous session."""
+    current = current_session()
+    if current is None:
+        return
+    current.clear()
+    current.regenerate(new_sign_in=True)
+    _forget_csrf_token()
+
+
+def _forget_csrf_token() -> None:
+    g.pop("csrf_token", None)
+
+
+def list_sessions(user_id: int | None = None) -> list[UserSession]:
+    """Live sessions of one user (or of everyone), most recently used first."""
+    now = clock.now()
+    query = select(UserSession).where(
+        UserSession.expires_at > now, UserSession.user_id.is_not(None)
+    )
+    if user_id is not None:
+        query = query.where(UserSession.user_id == user_id)
+    return list(db.session.scalars(query.order_by(UserSession.last_seen_at.desc())))
+
+
+def end_session(session_id: str, *, user_id: int | None = None) -> bool:
+    """Delete one session (only of ``user_id`` when given); True when there was one."""
+    query = delete(UserSession).where(UserSession.id == session_id)
+    if user_id is not None:
+        query = query.where(UserSession.user_id == user_id)
+    return bool(db.session.execute(query).rowcount)
+
+
+def end_user_sessions(user_id: int, *, keep_session_id: str | None = None) -> int:
+    """Delete every session of a user (except ``keep_session_id``); returns how many."""
+    query = delete(UserSession).where(UserSession.user_id == user_id)
+    if keep_session_id is not None:
+        query = query.where(UserSession.id != keep_session_id)
+    return db.session.execute(query).rowcount or 0
+
+
+def purge_expired_sessions(limit: int = 500) -> int:
+    """Remove rows past their expiry (auditing users' sessions as expired); returns how many."""
+    now = clock.now()
+    timeouts = Timeouts.from_settings()
+    rows = db.session.execute(
+        select(
+            UserSession.id, UserSession.user_id, UserSession.created_at, UserSession.last_seen_at
+        )
+        .where(UserSession.expires_at <= now)
+        .limit(limit)
+    ).all()
+    if not rows:
+        return 0
+    users = {
+        u.id: u
+        for u in db.session.scalars(
+            select(User).where(User.id.in_({r.user_id for r in rows if r.user_id is not None}))
+        )
+    }
+    for row in rows:
+        user = users.get(row.user_id) if row.user_id is not None else None
+        if user is not None:
+            reason = timeouts.expiry_reason(row.created_at, row.last_seen_at, now) or "idle"
+            record_event(
+                "auth.session_expired",
+                target_type="user",
+                target_id=user.id,
+                actor=user,
+                details={"reason": reason},
+            )
+    db.session.execute(delete(UserSession).where(UserSession.id.in_([r.id for r in rows])))
+    return len(rows)
+
+
+def init_app(app: Flask) -> None:
+    """Install the server-side sessions."""
+    app.session_interface = ServerSessionInterface()
+
+
+__all__ = [
+    "ServerSession",
+    "ServerSessionInterface",
+    "Timeouts",
+    "current_session_id",
+    "end_session",
+    "end_user_sessions",
+    "list_sessions",
+    "load_session_user",
+    "purge_expired_sessions",
+    "rotate_session",
+]

@@ -1,0 +1,48 @@
+"""Per-address rate limits on the sign-in and two-factor forms, with the console's 429 page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Flask
+
+from tests.auth.support import TOTP_SECRET
+from tests.helpers import csrf_token, make_user
+
+
+def test_too_many_sign_in_attempts_from_one_address_get_the_429_page(
+    app_factory: Callable[..., Flask],
+) -> None:
+    app = app_factory(RATELIMIT_ENABLED=True, AUTH_RATE_LIMIT="3 per minute")
+    make_user(app, "alice")
+    make_user(app, "tess", totp_secret=TOTP_SECRET, totp_enabled=True)
+    client = app.test_client()
+    token = csrf_token(client)
+    form = {"csrf_token": token, "username": "alice", "password": "wrong wrong wrong"}
+    assert [client.post("/auth/login", data=form).status_code for _ in range(3)] == [400] * 3
+
+    response = client.post("/auth/login", data=form)
+    assert response.status_code == 429
+    page = response.get_data(as_text=True)
+    assert "Too many attempts" in page and "Quill Console" in page
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert "Retry-After" in response.headers
+    assert client.get("/auth/login").status_code == 200  # reading the form is not limited
+
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "10.9.8.7"
+    token = csrf_token(elsewhere)
+    response = elsewhere.post(
+        "/auth/login", data={**form, "csrf_token": token, "username": "tess",
+                             "password": "correct horse battery staple 42"}
+    )  # fmt: skip
+    assert response.status_code == 302  # another address has its own allowance
+
+    codes = [
+        elsewhere.post(
+            "/auth/login/code", data={"csrf_token": csrf_token(elsewhere, "/auth/login/code"),
+                                      "code": "000000"}
+        ).status_code
+        for _ in range(3)
+    ]  # fmt: skip
+    assert codes == [400, 400, 429]

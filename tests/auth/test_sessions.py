@@ -1,0 +1,387 @@
+"""Server-side sessions: new ids at sign-in, dead cookies after sign-out, timeouts, the stored
+state (rows, the user's flags) as the truth on every request, and the user's own session list."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import delete, update
+
+from console.admin.accounts import reset_password
+from console.appsettings import store_setting
+from console.db import db
+from console.db.models import User, UserSession
+from tests.auth.conftest import FakeClock
+from tests.auth.support import (
+    audit_rows,
+    post_form,
+    session_cookie,
+    session_rows,
+    set_session_cookie,
+    signed_in,
+)
+from tests.helpers import csrf_token, make_user, sign_in
+
+
+def _set(app: Flask, **settings: object) -> None:
+    with app.app_context():
+        for key, value in settings.items():
+            store_setting(f"security.{key}", value, None)
+        db.session.commit()
+
+
+def _update_user(app: Flask, user_id: int, **values: object) -> None:
+    with app.app_context():
+        db.session.execute(update(User).where(User.id == user_id).values(**values))
+        db.session.commit()
+
+
+def test_sign_in_gives_a_new_session_id_and_the_old_cookie_is_dead(db_app: Flask) -> None:
+    make_user(db_app, "alice")
+    client = db_app.test_client()
+    csrf_token(client)  # the sign-in page opens an anonymous session
+    anonymous_cookie = session_cookie(client)
+    assert anonymous_cookie
+
+    assert sign_in(client, "alice").status_code == 302
+    signed_in_cookie = session_cookie(client)
+    assert signed_in_cookie and signed_in_cookie != anonymous_cookie
+    assert signed_in(client)
+
+    # The pre-sign-in session no longer exists: replaying its cookie gives an anonymous visitor.
+    other = db_app.test_client()
+    set_session_cookie(other, anonymous_cookie)
+    assert other.get("/").status_code == 302
+
+
+def test_csrf_token_from_before_sign_in_is_refused_after_it(
+    app: Flask, client: FlaskClient
+) -> None:
+    make_user(app, "alice")
+    old_token = csrf_token(client)
+    sign_in(client, "alice")
+    response = client.post("/auth/logout", data={"csrf_token": old_token})
+    assert response.status_code == 400
+    assert signed_in(client)
+    assert (
+        client.post("/auth/logout", data={"csrf_token": csrf_token(client, "/")}).status_code == 302
+    )
+
+
+def test_replaying_the_cookie_after_sign_out_is_rejected(db_app: Flask) -> None:
+    user_id = make_user(db_app, "alice")
+    client = db_app.test_client()
+    sign_in(client, "alice")
+    cookie = session_cookie(client)
+    assert cookie
+
+    response = post_form(client, "/auth/logout")
+    assert response.status_code == 302 and response.headers["Location"] == "/auth/login"
+    assert "You have signed out." in client.get("/auth/login").get_data(as_text=True)
+    assert session_rows(db_app, user_id) == []
+
+    thief = db_app.test_client()
+    set_session_cookie(thief, cookie)
+    response = thief.get("/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/auth/login")
+    assert [e.outcome for e in audit_rows(db_app, "auth.sign_out")] == ["success"]
+
+
+def test_the_cookie_is_a_random_token_and_only_its_hash_is_stored(
+    app: Flask, client: FlaskClient
+) -> None:
+    user_id = make_user(app, "alice")
+    sign_in(client, "alice")
+    cookie = session_cookie(client)
+    assert cookie and len(cookie) >= 43
+    rows = session_rows(app, user_id)
+    assert [r.id for r in rows] == [hashlib.sha256(cookie.encode()).hexdigest()]
+    assert cookie not in str(rows[0].data)
+
+
+def test_session_cookie_flags_over_http(app: Flask, client: FlaskClient) -> None:
+    response = client.get("/auth/login")
+    header = next(
+        h for h in response.headers.getlist("Set-Cookie") if h.startswith("quill_session=")
+    )
+    attributes = {part.strip().split("=")[0].lower() for part in header.split(";")}
+    assert {"httponly", "path"} <= attributes
+    assert "samesite=lax" in header.lower()
+    assert "secure" not in attributes
+    assert "expires" not in attributes and "max-age" not in attributes  # ends with the browser
+    assert "domain" not in attributes
+
+
+def test_session_cookie_over_https_is_secure_with_the_host_prefix(app_factory) -> None:  # type: ignore[no-untyped-def]
+    app = app_factory(HTTPS=True)
+    make_user(app, "alice")
+    client = app.test_client()
+    response = client.get("/auth/login", base_url="https://console.example")
+    header = next(h for h in response.headers.getlist("Set-Cookie") if "quill_session" in h)
+    assert header.startswith("__Host-quill_session=")
+    lowered = header.lower()
+    assert "; secure" in lowered and "; httponly" in lowered and "; path=/" in lowered
+    assert "samesite=lax" in lowered and "domain=" not in lowered
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    token = csrf_token(client, "https://console.example/auth/login")
+    response = client.post(
+        "https://console.example/auth/login",
+        data={
+            "csrf_token": token,
+            "username": "alice",
+            "password": "correct horse battery staple 42",
+        },
+        headers={"Referer": "https://console.example/auth/login"},
+    )
+    assert response.status_code == 302
+    assert client.get("/", base_url="https://console.example").status_code == 200
+
+
+def test_remember_me_cookies_sign_nobody_in(app: Flask, client: FlaskClient) -> None:
+    from flask_login.utils import encode_cookie
+
+    user_id = make_user(app, "alice")
+    with app.test_request_context():
+        forged = encode_cookie(str(user_id))  # what a "remember me" cookie would carry
+    client.set_cookie("remember_token", forged)
+    assert client.get("/").status_code == 302
+
+
+def test_idle_timeout_ends_the_session(db_app: Flask, clock: FakeClock) -> None:
+    user_id = make_user(db_app, "alice")
+    client = db_app.test_client()
+    sign_in(client, "alice")
+    clock.advance(minutes=14)
+    assert signed_in(client)
+    clock.advance(minutes=14)  # activity keeps it alive
+    assert signed_in(client)
+    clock.advance(minutes=15, seconds=1)
+    response = client.get("/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/auth/login")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "not used for a while" in page
+    assert session_rows(db_app, user_id) == []
+    [event] = audit_rows(db_app, "auth.session_expired")
+    assert event.details == {"reason": "idle"} and event.target_id == str(user_id)
+
+
+def test_idle_timeout_comes_from_settings(
+    app: Flask, client: FlaskClient, clock: FakeClock
+) -> None:
+    _set(app, idle_timeout_minutes=5)
+    make_user(app, "alice")
+    sign_in(client, "alice")
+    clock.advance(minutes=4)
+    assert signed_in(client)
+    clock.advance(minutes=5)
+    assert not signed_in(client)
+
+
+def test_absolute_timeout_ends_even_a_busy_session(db_app: Flask, clock: FakeClock) -> None:
+    _set(db_app, idle_timeout_minutes=1440, absolute_timeout_hours=12)
+    make_user(db_app, "alice")
+    client = db_app.test_client()
+    sign_in(client, "alice")
+    clock.advance(hours=6)
+    assert signed_in(client)
+    clock.advance(hours=5, minutes=59)
+    assert signed_in(client)
+    clock.advance(minutes=2)
+    response = client.get("/")
+    assert response.status_code == 302
+    assert "reached its time limit" in client.get(response.headers["Location"]).get_data(
+        as_text=True
+    )
+    assert [e.details["reason"] for e in audit_rows(db_app, "auth.session_expired")] == ["absolute"]
+
+
+def test_last_seen_is_written_at_most_once_a_minute(
+    app: Flask, client: FlaskClient, clock: FakeClock
+) -> None:
+    user_id = make_user(app, "alice")
+    sign_in(client, "alice")
+    assert signed_in(client)  # the first page stores its CSRF token in the session
+    [row] = session_rows(app, user_id)
+    clock.advance(seconds=30)
+    assert signed_in(client)
+    assert session_rows(app, user_id)[0].last_seen_at == row.last_seen_at
+    clock.advance(seconds=31)
+    assert signed_in(client)
+    [later] = session_rows(app, user_id)
+    assert later.last_seen_at == clock.now()
+    assert later.expires_at == clock.now() + (later.expires_at - later.last_seen_at)
+
+
+def test_session_records_address_and_browser(app: Flask) -> None:
+    user_id = make_user(app, "alice")
+    client = app.test_client()
+    client.environ_base.update(
+        {"REMOTE_ADDR": "10.1.2.3", "HTTP_USER_AGENT": "Ward PC Browser/1.0"}
+    )
+    sign_in(client, "alice")
+    [row] = session_rows(app, user_id)
+    assert row.client_address == "10.1.2.3"
+    assert row.user_agent == "Ward PC Browser/1.0"
+
+
+def test_anonymous_pages_that_hold_nothing_store_no_session(
+    app: Flask, client: FlaskClient
+) -> None:
+    client.get("/")
+    client.get("/no/such/page")
+    assert session_rows(app) == []
+    assert session_cookie(client) is None
+
+
+def test_disabled_users_live_session_dies_on_the_next_request(db_app: Flask) -> None:
+    user_id = make_user(db_app, "alice")
+    client = db_app.test_client()
+    sign_in(client, "alice")
+    cookie = session_cookie(client)
+    assert cookie and signed_in(client)
+
+    _update_user(db_app, user_id, active=False)
+    response = client.get("/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/auth/login")
+    assert session_rows(db_app, user_id) == []
+    assert [e.details["reason"] for e in audit_rows(db_app, "auth.session_ended")] == [
+        "user disabled"
+    ]
+
+    # Enabling the account again does not bring the old session back.
+    _update_user(db_app, user_id, active=True)
+    replay = db_app.test_client()
+    set_session_cookie(replay, cookie)
+    assert not signed_in(replay)
+
+
+def test_deleting_session_rows_signs_the_user_out(db_app: Flask) -> None:
+    user_id = make_user(db_app, "alice")
+    client = db_app.test_client()
+    sign_in(client, "alice")
+    with db_app.app_context():
+        db.session.execute(delete(UserSession).where(UserSession.user_id == user_id))
+        db.session.commit()
+    assert not signed_in(client)
+
+
+def test_a_password_reset_by_an_administrator_ends_live_sessions(
+    app: Flask, client: FlaskClient
+) -> None:
+    user_id = make_user(app, "alice")
+    sign_in(client, "alice")
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        assert user is not None
+        reset_password(user, "a temporary password 77", must_change=True, audit_action="user.reset")
+        db.session.commit()  # the rows are left in place: the changed password alone ends them
+    assert not signed_in(client)
+    assert [e.details["reason"] for e in audit_rows(app, "auth.session_ended")] == [
+        "password changed"
+    ]
+
+
+def test_password_change_gives_a_new_session_id_and_ends_other_sessions(db_app: Flask) -> None:
+    make_user(db_app, "alice")
+    laptop, phone = db_app.test_client(), db_app.test_client()
+    sign_in(laptop, "alice")
+    sign_in(phone, "alice")
+    before = session_cookie(laptop)
+
+    response = post_form(
+        laptop,
+        "/auth/password",
+        {
+            "current_password": "correct horse battery staple 42",
+            "new_password": "violet kettle harbour 9",
+            "confirm_password": "violet kettle harbour 9",
+        },
+        token_from="/auth/password",
+    )
+    assert response.status_code == 302
+    after = session_cookie(laptop)
+    assert after and after != before
+    assert signed_in(laptop)
+    assert not signed_in(phone)
+    replay = db_app.test_client()
+    set_session_cookie(replay, before or "")
+    assert not signed_in(replay)
+    [event] = audit_rows(db_app, "auth.password_change")
+    assert event.outcome == "success" and event.details["other_sessions_ended"] == 1
+
+
+def test_users_see_their_sessions_and_end_one(app: Flask) -> None:
+    make_user(app, "alice")
+    make_user(app, "bob")
+    mine, other_device, bobs = app.test_client(), app.test_client(), app.test_client()
+    other_device.environ_base["HTTP_USER_AGENT"] = "Tablet Browser/2"
+    sign_in(mine, "alice")
+    sign_in(other_device, "alice")
+    sign_in(bobs, "bob")
+
+    page = mine.get("/auth/account").get_data(as_text=True)
+    assert "This session" in page and "Tablet Browser/2" in page
+    assert len(re.findall(r"/auth/account/sessions/[0-9a-f]{64}/end", page)) == 1
+
+    other_id = hashlib.sha256((session_cookie(other_device) or "").encode()).hexdigest()
+    bobs_id = hashlib.sha256((session_cookie(bobs) or "").encode()).hexdigest()
+    assert post_form(mine, f"/auth/account/sessions/{bobs_id}/end").status_code == 404
+    assert signed_in(bobs)
+
+    response = post_form(mine, f"/auth/account/sessions/{other_id}/end")
+    assert response.status_code == 302
+    assert not signed_in(other_device)
+    assert signed_in(mine)
+    [event] = audit_rows(app, "auth.session_ended")
+    assert event.details["reason"] == "ended by the user"
+
+
+def test_ending_the_current_session_from_the_list_is_refused(
+    app: Flask, client: FlaskClient
+) -> None:
+    make_user(app, "alice")
+    sign_in(client, "alice")
+    own_id = hashlib.sha256((session_cookie(client) or "").encode()).hexdigest()
+    response = post_form(client, f"/auth/account/sessions/{own_id}/end")
+    assert response.status_code == 302
+    assert signed_in(client)
+
+
+def test_sign_out_everywhere_else(app: Flask) -> None:
+    make_user(app, "alice")
+    clients = [app.test_client() for _ in range(3)]
+    for c in clients:
+        sign_in(c, "alice")
+    response = post_form(clients[0], "/auth/account/sessions/end-others")
+    assert response.status_code == 302
+    assert "2 other sessions have ended." in clients[0].get("/auth/account").get_data(as_text=True)
+    assert [signed_in(c) for c in clients] == [True, False, False]
+
+
+def test_sign_in_and_sign_out_pages_are_not_cached(app: Flask, client: FlaskClient) -> None:
+    make_user(app, "alice")
+    assert client.get("/auth/login").headers["Cache-Control"] == "no-store"
+    response = sign_in(client, "alice")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert client.get("/").headers["Cache-Control"] == "no-store"
+    assert client.get("/auth/account").headers["Cache-Control"] == "no-store"
+    response = post_form(client, "/auth/logout")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert client.get("/auth/login").headers["Cache-Control"] == "no-store"
+
+
+def test_expired_rows_are_purged_at_sign_in(
+    app_factory: Callable[..., Flask], clock: FakeClock
+) -> None:
+    app = app_factory()
+    user_id = make_user(app, "alice")
+    make_user(app, "bob")
+    sign_in(app.test_client(), "alice")  # a session never used again
+    clock.advance(hours=1)
+    sign_in(app.test_client(), "bob")
+    assert session_rows(app, user_id) == []
+    assert [e.target_id for e in audit_rows(app, "auth.session_expired")] == [str(user_id)]
