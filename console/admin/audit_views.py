@@ -1,0 +1,45 @@
+"""The audit log: read-only viewer with filters, keyset pages and CSV export."""
+
+from __future__ import annotations
+
+from flask import request
+from flask.typing import ResponseReturnValue
+
+from console.admin import audit_service, bp
+from console.admin.csv_export import stream_csv
+from console.admin.web import csv_response, is_htmx, page_or_fragment
+from console.audit import OUTCOMES
+from console.permissions import require_permission
+
+
+@bp.get("/audit")
+@require_permission("audit.view")
+def audit() -> ResponseReturnValue:
+    """Audit events, newest first, filtered; htmx requests get the results fragment."""
+    view = audit_service.parse_view(request.args)
+    result = audit_service.list_events(view)
+    body, status, headers = page_or_fragment(  # type: ignore[misc]
+        "admin/audit.html",
+        "admin/_audit_results_htmx.html",
+        400 if result.errors else 200,
+        view=view,
+        result=result,
+        outcomes=OUTCOMES,
+        known_actions=audit_service.KNOWN_ACTIONS,
+        page_sizes=audit_service.PAGE_SIZES,
+        diff_rows=audit_service.diff_rows,
+    )
+    if result.errors and is_htmx():
+        headers["HX-Retarget"] = "#audit-results"  # show the filter problems, not nothing
+    return body, status, headers
+
+
+@bp.get("/audit/export.csv")
+@require_permission("audit.view")
+def audit_export() -> ResponseReturnValue:
+    """The filtered view as CSV, newest first, streamed; the export itself is audited."""
+    view = audit_service.parse_view(request.args)
+    audit_service.record_export(view.filter)
+    return csv_response(
+        "audit", stream_csv(audit_service.EXPORT_HEADER, audit_service.export_rows(view.filter))
+    )

@@ -1,0 +1,398 @@
+"""Creating and editing users, optimistic locking, the account actions, last-admin protection."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from console.auth.passwords import verify_password
+from console.db import db
+from console.db.models import RecoveryCode, User, UserSession, utcnow
+from tests.admin.conftest import (
+    Admin,
+    add_session,
+    audit_count,
+    audit_rows,
+    insert_users,
+    shared_hash,
+    signed_in,
+)
+from tests.helpers import get_user, make_user
+
+
+def edit_form(admin: Admin, user_id: int) -> dict[str, str]:
+    """The edit form's hidden fields as the page shows them."""
+    html = admin.get(f"/admin/users/{user_id}").get_data(as_text=True)
+    version = re.search(r'name="version"[^>]*value="(\d+)"', html)
+    original = re.search(r'name="original"[^>]*value="([^"]*)"', html)
+    assert version and original, html
+    return {"version": version.group(1), "original": original.group(1).replace("&#34;", '"')}
+
+
+def find(app: Flask, username: str) -> User:
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == username))
+        assert user is not None
+        db.session.expunge(user)
+        return user
+
+
+# --- create ---------------------------------------------------------------------------------
+
+
+def test_create_with_a_generated_password_shown_once(app: Flask, admin: Admin) -> None:
+    response = admin.post("/admin/users/new", {"username": "New.Person", "full_name": "New Person",
+                                               "email": "New@Example.org", "roles": ["2", "4"],
+                                               "password_mode": "generate"})  # fmt: skip
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "It is shown only this once" in html
+    password = re.search(r'<code id="temporary-password">([^<]+)</code>', html).group(1)  # type: ignore[union-attr]
+    user = find(app, "new.person")
+    assert user.email == "new@example.org" and user.must_change_password
+    assert verify_password(user.password_hash, password)
+    with app.app_context():
+        assert sorted(r.name for r in db.session.get(User, user.id).roles) == [
+            "Auditor",
+            "Clinician",
+        ]
+    event = audit_rows(app, "user.create")[-1]
+    assert event.target_id == str(user.id) and event.actor_id == admin.user_id
+    assert event.after["roles"] == ["Auditor", "Clinician"]
+    assert password not in json.dumps(event.after)
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_create_with_a_typed_password_must_meet_the_policy(app: Flask, admin: Admin) -> None:
+    events = audit_count(app)
+    form = {"username": "typed", "full_name": "Typed", "email": "typed@example.org",
+            "password_mode": "type", "password": "short", "password_confirm": "short"}  # fmt: skip
+    response = admin.post("/admin/users/new", form)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "There is a problem" in html and "at least 12 characters" in html
+    assert 'href="#password"' in html  # the summary links to the field
+    mismatch = admin.post("/admin/users/new", form | {"password": "a very long passphrase 1",
+                                                       "password_confirm": "different"})  # fmt: skip
+    assert "The two passwords are not the same." in mismatch.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).where(User.username == "typed")) == 0
+    assert audit_count(app) == events
+    good = admin.post("/admin/users/new", form | {"password": "a very long passphrase 1",
+                                                   "password_confirm": "a very long passphrase 1"})  # fmt: skip
+    assert good.status_code == 302
+    assert verify_password(find(app, "typed").password_hash, "a very long passphrase 1")
+
+
+def test_create_reports_taken_username_and_email_on_their_fields(app: Flask, admin: Admin) -> None:
+    insert_users(app, [{"username": "taken", "email": "taken@example.org"}])
+    form = {
+        "username": "TAKEN",
+        "full_name": "X",
+        "email": "other@example.org",
+        "password_mode": "generate",
+    }
+    html = admin.post("/admin/users/new", form).get_data(as_text=True)
+    assert 'id="username-error"' in html and "The username taken is already taken." in html
+    html = admin.post(
+        "/admin/users/new", form | {"username": "fresh", "email": "Taken@Example.org"}
+    ).get_data(as_text=True)
+    assert 'id="email-error"' in html and "already used by another user" in html
+    html = admin.post("/admin/users/new", form | {"username": "bad name!"}).get_data(as_text=True)
+    assert "Use letters, digits" in html
+
+
+# --- edit and optimistic locking ------------------------------------------------------------
+
+
+def test_edit_saves_changes_and_audits_only_what_changed(app: Flask, admin: Admin) -> None:
+    user_id = insert_users(app, [{"username": "ed", "full_name": "Ed Old"}], roles=("Clinician",))[
+        0
+    ]
+    form = edit_form(admin, user_id) | {"full_name": "Ed New", "email": "ed@example.org",
+                                        "roles": ["2", "4"], "active": "y"}  # fmt: skip
+    response = admin.post(f"/admin/users/{user_id}", form)
+    assert response.status_code == 302
+    assert "Saved the changes to ed." in admin.get(response.headers["Location"]).get_data(
+        as_text=True
+    )
+    event = audit_rows(app, "user.update")[-1]
+    assert event.before == {"full_name": "Ed Old", "roles": ["Clinician"]}
+    assert event.after == {"full_name": "Ed New", "roles": ["Auditor", "Clinician"]}
+    assert get_user(app, user_id).version == 2
+    # Saving the same values again changes nothing and writes no event.
+    again = edit_form(admin, user_id) | {"full_name": "Ed New", "email": "ed@example.org",
+                                         "roles": ["2", "4"], "active": "y"}  # fmt: skip
+    admin.post(f"/admin/users/{user_id}", again)
+    assert len(audit_rows(app, "user.update")) == 1
+
+
+def test_edit_shows_inline_errors_and_a_summary(app: Flask, admin: Admin) -> None:
+    user_id = insert_users(app, [{"username": "inl"}])[0]
+    form = edit_form(admin, user_id) | {"full_name": "", "email": "not-an-address", "active": "y"}
+    response = admin.post(f"/admin/users/{user_id}", form)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "There is a problem" in html
+    assert '<a href="#full_name">Enter the person&#39;s name.</a>' in html
+    assert 'id="email-error"' in html and 'aria-invalid="true"' in html
+    assert audit_rows(app, "user.update") == []
+
+
+def _conflict(app: Flask, admin: Admin) -> None:
+    user_id = insert_users(app, [{"username": "shared", "full_name": "Shared Person"}],
+                           roles=("Clinician",))[0]  # fmt: skip
+    other = signed_in(app, "other.admin", ("System administrator",))
+    mine = edit_form(admin, user_id)
+    theirs = edit_form(other, user_id)
+    # The other administrator saves first: new e-mail and an extra role.
+    assert other.post(f"/admin/users/{user_id}", theirs | {
+        "full_name": "Shared Person", "email": "new@example.org", "roles": ["2", "4"],
+        "active": "y"}).status_code == 302  # fmt: skip
+    # My save, from the form opened before theirs, is refused and overwrites nothing.
+    response = admin.post(f"/admin/users/{user_id}", mine | {
+        "full_name": "My Name", "email": "shared@example.org", "roles": ["2"], "active": "y"})  # fmt: skip
+    html = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert "This user was changed while you were editing" in html
+    assert "Nothing you entered has been saved." in html
+    what_changed = html[html.index("What the other change did") : html.index("What you entered")]
+    assert "shared@example.org" in what_changed and "new@example.org" in what_changed
+    assert "Auditor, Clinician" in what_changed and "Full name" not in what_changed
+    assert "My Name" in html[html.index("What you entered") :]
+    saved = get_user(app, user_id)
+    assert (saved.full_name, saved.email, saved.version) == ("Shared Person", "new@example.org", 2)
+    assert len(audit_rows(app, "user.update")) == 1
+    # The form now carries the saved version, so a deliberate second save goes through.
+    assert 'value="2"' in html
+
+
+def test_a_stale_edit_gets_a_conflict_and_overwrites_nothing(
+    both_databases: Callable[..., Flask],
+) -> None:
+    app = both_databases()
+    _conflict(app, signed_in(app, "root", ("System administrator",)))
+
+
+def test_a_bulk_role_change_makes_open_edit_forms_stale(app: Flask, admin: Admin) -> None:
+    user_id = insert_users(app, [{"username": "bk"}])[0]
+    form = edit_form(admin, user_id)
+    admin.post("/admin/users/bulk", {"action": "assign_role", "role_id": "4", "scope": "selected",
+                                     "ids": str(user_id), "expected": "1"})  # fmt: skip
+    response = admin.post(f"/admin/users/{user_id}", form | {"full_name": "X", "email": "bk@example.org",
+                                                             "active": "y"})  # fmt: skip
+    assert response.status_code == 409
+    assert get_user(app, user_id).full_name == "Bk"
+
+
+def test_bookkeeping_updates_do_not_make_an_edit_stale(app: Flask, admin: Admin) -> None:
+    """A sign-in or a failed attempt bumps the row's version but not what the form edits."""
+    user_id = insert_users(app, [{"username": "busy"}])[0]
+    form = edit_form(admin, user_id)
+    admin.post("/admin/users/bulk", {"action": "require_password_change", "scope": "selected",
+                                     "ids": str(user_id), "expected": "1"})  # fmt: skip
+    response = admin.post(f"/admin/users/{user_id}", form | {"full_name": "Busy Bee",
+                                                             "email": "busy@example.org", "active": "y"})  # fmt: skip
+    assert response.status_code == 302
+    assert get_user(app, user_id).full_name == "Busy Bee"
+
+
+# --- last administrator ---------------------------------------------------------------------
+
+
+def _last_admin_edit(app: Flask, admin: Admin) -> None:
+    events = audit_count(app)
+    version = get_user(app, admin.user_id).version
+    form = edit_form(admin, admin.user_id)
+    base = {"full_name": "Root", "email": "root@example.org"}
+    demote = admin.post(
+        f"/admin/users/{admin.user_id}", form | base | {"roles": ["2"], "active": "y"}
+    )
+    assert demote.status_code == 409
+    assert "no active user who can manage users" in demote.get_data(as_text=True)
+    disable = admin.post(f"/admin/users/{admin.user_id}", form | base | {"roles": ["1"]})
+    assert disable.status_code == 409
+    action = admin.post(f"/admin/users/{admin.user_id}/actions/disable")
+    assert action.status_code == 409
+    user = get_user(app, admin.user_id)
+    assert user.active and user.version == version
+    with app.app_context():
+        assert [r.name for r in db.session.get(User, admin.user_id).roles] == [
+            "System administrator"
+        ]
+    assert audit_count(app) == events
+    # With a second active administrator, the first may step down.
+    make_user(app, "deputy", roles=("System administrator",))
+    form = edit_form(admin, admin.user_id)
+    assert admin.post(f"/admin/users/{admin.user_id}",
+                      form | base | {"roles": ["2"], "active": "y"}).status_code == 302  # fmt: skip
+
+
+def test_the_last_administrator_cannot_be_demoted_or_disabled(
+    both_databases: Callable[..., Flask],
+) -> None:
+    app = both_databases()
+    _last_admin_edit(app, signed_in(app, "root", ("System administrator",)))
+
+
+def test_a_disabled_or_locked_holder_does_not_count_but_a_locked_one_does(
+    app: Flask, admin: Admin
+) -> None:
+    insert_users(app, [{"username": "off.admin", "active": False}], roles=("System administrator",))
+    assert admin.post(f"/admin/users/{admin.user_id}/actions/disable").status_code == 409
+    insert_users(app, [{"username": "locked.admin", "locked_until": utcnow() + timedelta(hours=1)}],
+                 roles=("System administrator",))  # fmt: skip
+    assert admin.post(f"/admin/users/{admin.user_id}/actions/disable").status_code == 302
+
+
+# --- account actions ------------------------------------------------------------------------
+
+
+def test_reset_password_sets_a_temporary_one_and_ends_sessions(app: Flask, admin: Admin) -> None:
+    user_id = insert_users(app, [{"username": "forgetful"}])[0]
+    add_session(app, user_id)
+    response = admin.post(
+        f"/admin/users/{user_id}/actions/reset-password", {"password_mode": "generate"}
+    )
+    html = response.get_data(as_text=True)
+    password = re.search(r'<code id="temporary-password">([^<]+)</code>', html).group(1)  # type: ignore[union-attr]
+    user = get_user(app, user_id)
+    assert verify_password(user.password_hash, password) and user.must_change_password
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).where(UserSession.user_id == user_id)) == 0
+    assert [e.target_id for e in audit_rows(app, "user.password_reset")] == [str(user_id)]
+
+
+def test_reset_password_with_a_typed_password_checks_the_policy(app: Flask, admin: Admin) -> None:
+    user_id = insert_users(app, [{"username": "typist"}])[0]
+    weak = {
+        "password_mode": "type",
+        "password": "typist-is-me-ok",
+        "password_confirm": "typist-is-me-ok",
+    }
+    response = admin.post(f"/admin/users/{user_id}/actions/reset-password", weak)
+    assert response.status_code == 400
+    assert "must not contain" in response.get_data(as_text=True)
+    assert get_user(app, user_id).password_hash == shared_hash()
+    assert audit_rows(app, "user.password_reset") == []
+    good = {
+        "password_mode": "type",
+        "password": "a long new passphrase",
+        "password_confirm": "a long new passphrase",
+    }
+    response = admin.post(f"/admin/users/{user_id}/actions/reset-password", good)
+    assert response.status_code == 302  # nothing to show: the administrator typed it
+    assert verify_password(get_user(app, user_id).password_hash, "a long new passphrase")
+
+
+def test_unlock_clears_the_lock_and_is_audited(app: Flask, admin: Admin) -> None:
+    now = utcnow()
+    user_id = insert_users(app, [{"username": "locked", "failed_login_count": 9,
+                                  "locked_until": now + timedelta(minutes=9), "last_failed_login_at": now}])[0]  # fmt: skip
+    page = admin.get(f"/admin/users/{user_id}").get_data(as_text=True)
+    assert "Locked until" in page and f"/admin/users/{user_id}/actions/unlock" in page
+    response = admin.post(f"/admin/users/{user_id}/actions/unlock")
+    assert "Unlocked locked." in admin.get(response.headers["Location"]).get_data(as_text=True)
+    user = get_user(app, user_id)
+    assert (user.failed_login_count, user.locked_until, user.last_failed_login_at) == (
+        0,
+        None,
+        None,
+    )
+    assert len(audit_rows(app, "user.unlock")) == 1
+    # Unlocking again changes nothing and writes nothing.
+    admin.post(f"/admin/users/{user_id}/actions/unlock")
+    assert len(audit_rows(app, "user.unlock")) == 1
+
+
+def test_reset_two_factor_removes_the_authenticator_and_recovery_codes(
+    app: Flask, admin: Admin
+) -> None:
+    user_id = insert_users(app, [{"username": "totp", "totp_enabled": True, "totp_secret": "JBSWY3DPEHPK3PXP",
+                                  "totp_last_used_step": 123}])[0]  # fmt: skip
+    with app.app_context():
+        db.session.add_all([RecoveryCode(user_id=user_id, code_hash="h") for _ in range(3)])
+        db.session.commit()
+    assert admin.post(f"/admin/users/{user_id}/actions/reset-totp").status_code == 302
+    user = get_user(app, user_id)
+    assert (user.totp_enabled, user.totp_secret, user.totp_last_used_step) == (False, None, None)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).where(RecoveryCode.user_id == user_id)) == 0
+    event = audit_rows(app, "user.totp_reset")[0]
+    assert event.before == {"totp_enabled": True, "recovery_codes": 3}
+
+
+def test_end_sessions_deletes_the_rows_and_is_audited(app: Flask, admin: Admin) -> None:
+    user_id = insert_users(app, [{"username": "roamer"}])[0]
+    add_session(app, user_id)
+    add_session(app, user_id, client="10.0.0.2")
+    response = admin.post(f"/admin/users/{user_id}/actions/end-sessions")
+    assert "Ended 2 sessions of roamer." in admin.get(response.headers["Location"]).get_data(
+        as_text=True
+    )
+    assert audit_rows(app, "user.sessions_end")[0].details == {"count": 2}
+    admin.post(f"/admin/users/{user_id}/actions/end-sessions")
+    assert len(audit_rows(app, "user.sessions_end")) == 1
+
+
+def test_disable_and_enable_from_the_user_page(app: Flask, admin: Admin) -> None:
+    user_id = insert_users(app, [{"username": "toggle"}])[0]
+    add_session(app, user_id)
+    admin.post(f"/admin/users/{user_id}/actions/disable")
+    assert not get_user(app, user_id).active
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).where(UserSession.user_id == user_id)) == 0
+    admin.post(f"/admin/users/{user_id}/actions/enable")
+    assert get_user(app, user_id).active
+    assert [e.action for e in audit_rows(app) if e.target_id == str(user_id)] == [
+        "user.disable",
+        "user.enable",
+    ]
+
+
+def test_only_never_used_accounts_can_be_deleted(app: Flask, admin: Admin) -> None:
+    unused, used = insert_users(
+        app, [{"username": "unused"}, {"username": "used", "last_sign_in_at": utcnow()}]
+    )
+    page = admin.get(f"/admin/users/{used}").get_data(as_text=True)
+    assert "/actions/delete" not in page
+    refused = admin.post(f"/admin/users/{used}/actions/delete")
+    assert refused.status_code == 409 and "Disable it instead" in refused.get_data(as_text=True)
+    assert audit_rows(app, "user.delete") == []
+    assert admin.post(f"/admin/users/{unused}/actions/delete").status_code == 302
+    with app.app_context():
+        assert db.session.get(User, unused) is None
+    event = audit_rows(app, "user.delete")[0]
+    assert event.target_id == str(unused) and event.before["username"] == "unused"
+    assert admin.get(f"/admin/users/{unused}").status_code == 404
+
+
+def test_action_pages_confirm_without_javascript(app: Flask, admin: Admin) -> None:
+    user_id = insert_users(app, [{"username": "nojs"}])[0]
+    page = admin.get(f"/admin/users/{user_id}/actions/disable")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Disable this user: nojs" in html
+    assert f'action="/admin/users/{user_id}/actions/disable"' in html
+    assert get_user(app, user_id).active  # a GET changes nothing
+    detail = admin.get(f"/admin/users/{user_id}").get_data(as_text=True)
+    assert (
+        'data-confirm-dialog="dialog-disable"' in detail and '<dialog id="dialog-disable"' in detail
+    )
+    assert admin.get(f"/admin/users/{user_id}/actions/explode").status_code == 404
+    assert admin.get("/admin/users/999999").status_code == 404
+
+
+@pytest.mark.parametrize("action", ["disable", "reset-totp", "end-sessions", "delete", "unlock"])
+def test_actions_without_a_csrf_token_are_refused(app: Flask, admin: Admin, action: str) -> None:
+    user_id = insert_users(app, [{"username": "csrf"}])[0]
+    events = audit_count(app)
+    response = admin.client.post(f"/admin/users/{user_id}/actions/{action}", data={})
+    assert response.status_code == 400
+    assert audit_count(app) == events
+    assert get_user(app, user_id).active
