@@ -1,0 +1,153 @@
+"""Patient search and the patient page.
+
+Routes read the form, call a service (upstream call, audit, commit) and render. An htmx
+request gets the results fragment; any other request gets the whole page, so the search
+works without JavaScript as a plain GET form.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from urllib.parse import urlencode
+
+from flask import render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from console.fhir.errors import (
+    FhirError,
+    FhirGone,
+    FhirInvalidLink,
+    FhirNotFound,
+    FhirSearchExpired,
+    FhirTimeout,
+    FhirUnavailable,
+)
+from console.fhir.models import FHIR_ID
+from console.patients import bp
+from console.patients.query import GENDERS, parse_search
+from console.patients.services import (
+    AuditUnavailable,
+    page_token,
+    search_patients,
+    view_patient,
+)
+from console.patients.upstream import fhir_client
+from console.permissions import require_permission
+
+SEARCH_FIELDS = ("q", "dob", "gender", "postcode")
+MAX_TOKEN_LENGTH = 2048
+
+
+def _is_htmx() -> bool:
+    return bool(request.headers.get("HX-Request")) and not request.headers.get(
+        "HX-History-Restore-Request"
+    )
+
+
+def _state() -> dict[str, str]:
+    return {name: request.args.get(name, "").strip()[:200] for name in SEARCH_FIELDS}
+
+
+def _search_url(state: dict[str, str], token: str | None = None) -> str:
+    params = {k: v for k, v in state.items() if v}
+    if token:
+        params["page"] = token
+    query = urlencode(params)
+    return url_for("patients.search") + (f"?{query}" if query else "")
+
+
+@bp.get("/")
+@require_permission("patients.search")
+def search() -> ResponseReturnValue:
+    """Find a patient by NHS number, name, or name and date of birth."""
+    state = _state()
+    token = request.args.get("page", "")[:MAX_TOKEN_LENGTH] or None
+    parsed = parse_search(**state)
+    context: dict[str, object] = {
+        "state": state,
+        "parsed": parsed,
+        "genders": GENDERS,
+        "result": None,
+        "audit_error": None,
+        "next_url": None,
+        "previous_url": None,
+        "retry_url": _search_url(state, token),
+        "searched": False,
+    }
+    status = 200
+    if parsed.ready:
+        try:
+            result = search_patients(parsed, token)
+        except AuditUnavailable as exc:
+            context["audit_error"] = exc.message
+            status = 503
+        else:
+            context["result"] = result
+            context["searched"] = True
+            if result.page is not None:
+                base_url = fhir_client().base_url
+                next_token = page_token(result.page.next_url, base_url)
+                previous_token = page_token(result.page.previous_url, base_url)
+                context["next_url"] = next_token and _search_url(state, next_token)
+                context["previous_url"] = previous_token and _search_url(state, previous_token)
+            elif result.error is not None:
+                status = _status_for(result.error)
+                if isinstance(result.error, (FhirSearchExpired, FhirInvalidLink)):
+                    context["retry_url"] = _search_url(state)
+    elif parsed.errors:
+        status = 400
+    if _is_htmx():
+        # htmx swaps only successful answers; the fragment explains any problem itself.
+        return render_template("patients/_results.html", **context)
+    return render_template("patients/search.html", **context), status
+
+
+@bp.get("/<patient_id>")
+@require_permission("patients.view")
+def patient(patient_id: str) -> ResponseReturnValue:
+    """A patient's demographics: banner, identifiers, contacts, addresses, GP, raw resource."""
+    retry_url = url_for("patients.patient", patient_id=patient_id)
+    if not FHIR_ID.match(patient_id):
+        error = FhirNotFound(diagnostics=f"{patient_id!r} is not a valid FHIR resource id.")
+        return _patient_error(error, retry_url)
+    try:
+        view = view_patient(patient_id)
+    except AuditUnavailable as exc:
+        return render_template(
+            "patients/patient_problem.html", audit_error=exc.message, retry_url=retry_url
+        ), 503
+    except FhirError as exc:
+        return _patient_error(exc, retry_url)
+    resource_json = json.dumps(view.raw, indent=2, ensure_ascii=False, sort_keys=False)
+    return render_template(
+        "patients/patient.html",
+        patient=view,
+        resource_json=resource_json,
+        today=date.today(),
+        search_url=url_for("patients.search"),
+    )
+
+
+def _patient_error(error: FhirError, retry_url: str) -> ResponseReturnValue:
+    return render_template(
+        "patients/patient_problem.html",
+        error=error,
+        retry_url=retry_url,
+        deleted=isinstance(error, FhirGone),
+    ), _status_for(error)
+
+
+def _status_for(error: FhirError) -> int:
+    """The HTTP status of the console's page for an upstream failure (never 500)."""
+    if isinstance(error, FhirNotFound):
+        return 404
+    if isinstance(error, FhirGone):
+        return 410
+    if isinstance(error, FhirInvalidLink):
+        return 400
+    if isinstance(error, FhirTimeout):
+        return 504
+    if isinstance(error, FhirUnavailable):
+        return 503
+    return 502

@@ -1,0 +1,137 @@
+"""Patient search and patient views: upstream call, audit row, commit, in that order.
+
+Every search and every patient view is audited and committed before anything is rendered.
+If the audit row cannot be written, ``AuditUnavailable`` is raised and the route shows no
+patient data. Upstream failures are returned (not raised) so the page can explain them; they
+are audited too, with outcome ``failure``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from console.audit import record_event
+from console.db import db
+from console.fhir.errors import FhirError, FhirInvalidLink
+from console.fhir.models import PatientView, SearchPage
+from console.patients.query import ParsedSearch
+from console.patients.upstream import fhir_client, page_size
+
+log = logging.getLogger(__name__)
+
+SEARCH_ACTION = "patient.search"
+VIEW_ACTION = "patient.view"
+
+
+class AuditUnavailable(Exception):
+    """The audit row could not be written, so the data must not be shown."""
+
+    message = (
+        "The console could not record this access in the audit log, so the patient details "
+        "are not shown. Try again; if it keeps happening, tell the system administrator."
+    )
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The outcome of one search request: a page of patients or an upstream error."""
+
+    page: SearchPage | None = None
+    error: FhirError | None = None
+    paged: bool = False
+
+
+def page_token(link: str | None, base_url: str) -> str | None:
+    """The part of a Bundle paging link after the FHIR base, to carry in the console's URL.
+
+    Only links on the configured server get a token; the FHIR server's address itself never
+    reaches the browser.
+    """
+    if not link or not link.startswith(base_url):
+        return None
+    rest = link[len(base_url) :]
+    return rest if rest.startswith(("?", "/Patient?")) else None
+
+
+def search_patients(parsed: ParsedSearch, token: str | None = None) -> SearchResult:
+    """Run a search (or follow a results-page token), audit it and commit.
+
+    ``parsed`` must be ready. ``token`` comes from ``page_token`` via the URL; it is checked by
+    the client's SSRF guard before any request.
+    """
+    if not parsed.ready or parsed.search is None:
+        raise ValueError("nothing to search for")
+    result: SearchResult
+    try:
+        client = fhir_client()
+        if token:
+            if not token.startswith(("?", "/Patient?")):
+                raise FhirInvalidLink(diagnostics="The results page token is not a FHIR link.")
+            page = client.page(client.base_url + token)
+        else:
+            page = client.search_patients(parsed.search, count=page_size())
+        result = SearchResult(page=page, paged=bool(token))
+    except FhirError as exc:
+        result = SearchResult(error=exc, paged=bool(token))
+    details: dict[str, Any] = {"criteria": parsed.search.criteria(), "kind": parsed.kind}
+    if token:
+        details["page"] = token[:200]
+    if result.page is not None:
+        details["results"] = len(result.page.patients)
+    if result.error is not None:
+        details["error"] = type(result.error).__name__
+    _audit(
+        SEARCH_ACTION,
+        outcome="success" if result.error is None else "failure",
+        target_type="Patient",
+        details=details,
+    )
+    return result
+
+
+def view_patient(patient_id: str) -> PatientView:
+    """Read a patient for the patient page, audit the view and commit; FHIR errors propagate
+    after their failed view has been audited."""
+    try:
+        patient = load_patient(patient_id)
+    except FhirError as exc:
+        _audit(
+            VIEW_ACTION,
+            outcome="failure",
+            target_type="Patient",
+            target_id=patient_id[:128],
+            patient_id=patient_id[:128],
+            details={"error": type(exc).__name__},
+        )
+        raise
+    _audit(
+        VIEW_ACTION,
+        target_type="Patient",
+        target_id=patient.id,
+        patient_id=patient.id,
+        details={"version": patient.version_id} if patient.version_id else None,
+    )
+    return patient
+
+
+def load_patient(patient_id: str) -> PatientView:
+    """Read ``Patient/{patient_id}`` from HAPI FHIR, raising the typed ``FhirError``s.
+
+    For other capabilities (the letters pages' banner). It writes no audit row: the caller
+    audits its own view in its own transaction.
+    """
+    return fhir_client().read_patient(patient_id)
+
+
+def _audit(action: str, **fields: Any) -> None:
+    try:
+        record_event(action, **fields)
+        db.session.commit()
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        log.error("audit write failed for %s: %s", action, type(exc).__name__)
+        raise AuditUnavailable from exc

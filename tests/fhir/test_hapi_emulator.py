@@ -1,0 +1,264 @@
+"""HAPI semantics the emulator reproduces beyond the shared contract tests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import requests
+
+from tests.fhir.conftest import Hapi
+
+NHS = "https://fhir.nhs.uk/Id/nhs-number"
+
+
+def person(family: str, *given: str, **extra: Any) -> dict[str, Any]:
+    return {"resourceType": "Patient", "name": [{"family": family, "given": list(given)}], **extra}
+
+
+def search(hapi: Hapi, query: str, **headers: str) -> dict[str, Any]:
+    response = requests.get(
+        f"{hapi.base_url}/Patient?{query}",
+        headers={"Cache-Control": "no-cache", **headers},
+        timeout=5,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def families(bundle: dict[str, Any]) -> list[str]:
+    return [e["resource"]["name"][0].get("family", "") for e in bundle.get("entry", [])]
+
+
+def post(hapi: Hapi, path: str, body: Any, **headers: str) -> requests.Response:
+    return requests.post(
+        f"{hapi.base_url}{path}",
+        data=json.dumps(body),
+        headers={"Content-Type": "application/fhir+json", **headers},
+        timeout=5,
+    )
+
+
+def test_string_matching_is_accent_and_case_insensitive_prefix(hapi: Hapi) -> None:
+    hapi.app.seed([person("Lefèvre", "Zoë"), person("LEFEBVRE", "Ann"), person("Smith", "Lef")])
+    assert families(search(hapi, "family=lefe")) == ["Lefèvre", "LEFEBVRE"]
+    assert families(search(hapi, "given=zoe")) == ["Lefèvre"]
+    assert families(search(hapi, "name=lef")) == ["Lefèvre", "LEFEBVRE", "Smith"]
+    assert families(search(hapi, "family:exact=LEFEBVRE")) == ["LEFEBVRE"]
+    assert families(search(hapi, "family:exact=lefebvre")) == []
+    assert families(search(hapi, "family:contains=fèv")) == ["Lefèvre"]
+
+
+def test_repeats_mean_and_commas_mean_or(hapi: Hapi) -> None:
+    hapi.app.seed([person("Smith", "John"), person("Smith", "Jane"), person("Jones", "John")])
+    assert families(search(hapi, "name=john&name=smith")) == ["Smith"]
+    assert families(search(hapi, "family=smith,jones")) == ["Smith", "Smith", "Jones"]
+    assert families(search(hapi, "name=John%20Smith")) == [], "a space is not two words"
+
+
+def test_gender_is_a_token_and_an_unknown_code_finds_nothing(hapi: Hapi) -> None:
+    hapi.app.seed([person("A", gender="female"), person("B", gender="male")])
+    assert families(search(hapi, "gender=female")) == ["A"]
+    assert search(hapi, "gender=f")["total"] == 0
+
+
+def test_identifier_forms(hapi: Hapi) -> None:
+    hapi.app.seed(
+        [
+            person("Nhs", identifier=[{"system": NHS, "value": "9434765919"}]),
+            person("Bare", identifier=[{"value": "9434765919"}]),
+        ]
+    )
+    assert families(search(hapi, f"identifier={NHS}%7C9434765919")) == ["Nhs"]
+    assert families(search(hapi, "identifier=9434765919")) == ["Nhs", "Bare"]
+    assert families(search(hapi, "identifier=%7C9434765919")) == ["Bare"]
+    assert families(search(hapi, f"identifier={NHS}%7C")) == ["Nhs"]
+
+
+def test_postcode_prefix(hapi: Hapi) -> None:
+    hapi.app.seed(
+        [
+            person("Leeds", address=[{"postalCode": "LS6 2AB"}]),
+            person("Man", address=[{"postalCode": "M1 1AA"}]),
+        ]
+    )
+    assert families(search(hapi, "address-postalcode=ls6")) == ["Leeds"]
+
+
+def test_total_only_for_small_sets_unless_accurate(hapi: Hapi) -> None:
+    hapi.app.seed([person(f"Many{i:02d}") for i in range(20)])
+    assert "total" not in search(hapi, "family=many")
+    assert search(hapi, "family=many&_total=accurate")["total"] == 20
+    assert search(hapi, "family=many01")["total"] == 1
+
+
+def test_summary_count(hapi: Hapi) -> None:
+    hapi.app.seed([person("Count"), person("Count")])
+    bundle = search(hapi, "family=count&_summary=count")
+    assert bundle["total"] == 2 and "entry" not in bundle and "link" not in bundle
+
+
+def test_count_limits_the_page_and_links_carry_pretty_and_format(hapi: Hapi) -> None:
+    hapi.app.seed([person(f"Page{i}") for i in range(5)])
+    bundle = search(hapi, "family=page&_count=2&_pretty=true&_format=json")
+    assert len(bundle["entry"]) == 2
+    next_url = next(link["url"] for link in bundle["link"] if link["relation"] == "next")
+    assert next_url.startswith(
+        f"{hapi.base_url}?_getpages={bundle['id']}&_getpagesoffset=2&_count=2"
+    )
+    assert next_url.endswith("&_format=json&_pretty=true&_bundletype=searchset")
+
+
+def test_offset_paging_uses_offset_links(hapi: Hapi) -> None:
+    hapi.app.seed([person(f"Off{i}") for i in range(5)])
+    bundle = search(hapi, "family=off&_count=2&_offset=2")
+    links = {link["relation"]: link["url"] for link in bundle["link"]}
+    assert links["next"] == f"{hapi.base_url}/Patient?_count=2&_offset=4&family=off"
+    assert links["previous"] == f"{hapi.base_url}/Patient?_count=2&_offset=0&family=off"
+
+
+def test_cached_results_are_reused_without_no_cache(hapi: Hapi) -> None:
+    hapi.app.seed([person("Cache")])
+    first = requests.get(f"{hapi.base_url}/Patient?family=cache", timeout=5).json()
+    hapi.app.seed([person("Cache")])
+    again = requests.get(f"{hapi.base_url}/Patient?family=cache", timeout=5).json()
+    assert again["id"] == first["id"] and again["total"] == 1
+    assert search(hapi, "family=cache")["total"] == 2
+
+
+def test_sorting(hapi: Hapi) -> None:
+    hapi.app.seed(
+        [
+            person("Brown", "Zed", birthDate="1990-01-01"),
+            person("adams", "Amy", birthDate="1980-01-01"),
+            person("Brown", "Al", birthDate="2000-01-01"),
+            person("NoDate"),
+        ]
+    )
+    by_name = search(hapi, "_sort=family,given")
+    assert [
+        (e["resource"]["name"][0]["family"], e["resource"]["name"][0]["given"][0])
+        for e in by_name["entry"][:3]
+    ] == [
+        ("adams", "Amy"),
+        ("Brown", "Al"),
+        ("Brown", "Zed"),
+    ]
+    by_age = search(hapi, "_sort=-birthdate")
+    assert families(by_age) == ["Brown", "Brown", "adams", "NoDate"]
+
+
+def test_create_headers_prefer_and_ignored_body_id(hapi: Hapi) -> None:
+    response = post(hapi, "/Patient", {**person("New"), "id": "example"})
+    assert response.status_code == 201
+    body = response.json()
+    assert body["id"] != "example"
+    assert response.headers["Location"] == f"{hapi.base_url}/Patient/{body['id']}/_history/1"
+    assert response.headers["ETag"] == 'W/"1"'
+    assert response.headers["X-Powered-By"].startswith("HAPI FHIR 8.")
+    minimal = post(hapi, "/Patient", person("Min"), Prefer="return=minimal")
+    assert minimal.status_code == 201 and minimal.content == b""
+
+
+def test_conditional_create_with_several_matches_is_412(hapi: Hapi) -> None:
+    hapi.app.seed([person("Twin", identifier=[{"system": NHS, "value": "1"}])] * 2)
+    response = post(hapi, "/Patient", person("Third"), **{"If-None-Exist": f"identifier={NHS}|1"})
+    assert response.status_code == 412
+    assert "HAPI-0958" in response.json()["issue"][0]["diagnostics"]
+
+
+def test_create_refuses_bad_bodies(hapi: Hapi) -> None:
+    no_type = requests.post(f"{hapi.base_url}/Patient", data="{}", timeout=5)
+    assert no_type.status_code == 400 and "Content-Type" in no_type.text
+    garbage = requests.post(
+        f"{hapi.base_url}/Patient",
+        data="{nope",
+        headers={"Content-Type": "application/fhir+json"},
+        timeout=5,
+    )
+    assert "HAPI-0450" in garbage.json()["issue"][0]["diagnostics"]
+    wrong = post(hapi, "/Patient", {"resourceType": "Observation"})
+    assert 'expected "Patient" but found "Observation"' in wrong.json()["issue"][0]["diagnostics"]
+
+
+def test_update_rules(hapi: Hapi) -> None:
+    [pid] = hapi.app.seed([person("Upd")])
+    current = hapi.app.resource("Patient", pid)
+    assert current is not None
+    same = requests.put(
+        f"{hapi.base_url}/Patient/{pid}",
+        data=json.dumps(current),
+        headers={"Content-Type": "application/fhir+json"},
+        timeout=5,
+    )
+    assert same.status_code == 200 and same.json()["meta"]["versionId"] == "1", "no-op update"
+    mismatch = requests.put(
+        f"{hapi.base_url}/Patient/other",
+        data=json.dumps(current),
+        headers={"Content-Type": "application/fhir+json"},
+        timeout=5,
+    )
+    assert "HAPI-0420" in mismatch.text
+    numeric = requests.put(
+        f"{hapi.base_url}/Patient/42",
+        data=json.dumps({**current, "id": "42"}),
+        headers={"Content-Type": "application/fhir+json"},
+        timeout=5,
+    )
+    assert numeric.status_code == 400 and "HAPI-0960" in numeric.text
+    client_id = requests.put(
+        f"{hapi.base_url}/Patient/abc-1",
+        data=json.dumps({**current, "id": "abc-1"}),
+        headers={"Content-Type": "application/fhir+json"},
+        timeout=5,
+    )
+    assert client_id.status_code == 201
+
+
+def test_vread_and_unknown_resource_types(hapi: Hapi) -> None:
+    [pid] = hapi.app.seed([person("Hist")])
+    assert requests.get(f"{hapi.base_url}/Patient/{pid}/_history/1", timeout=5).status_code == 200
+    assert requests.get(f"{hapi.base_url}/Patient/{pid}/_history/9", timeout=5).status_code == 404
+    unknown = requests.get(f"{hapi.base_url}/Toothbrush/1", timeout=5)
+    assert (
+        unknown.status_code == 404
+        and "HAPI-0302: Unknown resource type 'Toothbrush'" in unknown.text
+    )
+
+
+def test_transaction_is_all_or_nothing(hapi: Hapi) -> None:
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": person("Kept"), "request": {"method": "POST", "url": "Patient"}},
+            {"resource": person("Bad"), "request": {"method": "PUT", "url": "Patient/123"}},
+        ],
+    }
+    response = post(hapi, "", bundle)
+    assert response.status_code == 400
+    assert hapi.app.count() == 0, "the first entry was rolled back"
+
+
+def test_batch_reports_each_entry(hapi: Hapi) -> None:
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {"resource": person("Ok"), "request": {"method": "POST", "url": "Patient"}},
+            {"request": {"method": "GET", "url": "Patient/nope"}},
+        ],
+    }
+    response = post(hapi, "", bundle)
+    assert response.status_code == 200
+    entries = response.json()["entry"]
+    assert entries[0]["response"]["status"] == "201 Created"
+    assert entries[0]["response"]["location"].startswith("Patient/")
+    assert entries[1]["response"]["status"] == "404 Not Found"
+    assert "HAPI-2001" in entries[1]["response"]["outcome"]["issue"][0]["diagnostics"]
+
+
+def test_fault_injection_reaches_fhir_paths(hapi: Hapi) -> None:
+    hapi.server.set_faults(status=503, only_paths=("/fhir/Patient",))
+    assert requests.get(f"{hapi.base_url}/Patient?name=x", timeout=5).status_code == 503
+    assert requests.get(f"{hapi.base_url}/metadata", timeout=5).status_code == 200

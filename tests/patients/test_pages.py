@@ -1,0 +1,624 @@
+"""The patient search and patient pages, with the HAPI emulator behind them."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select, text
+
+from console.db import db
+from console.db.models import AuditEvent
+from console.sandbox.patients import generate_patients
+from tests.fhir.conftest import Hapi
+from tests.patients.conftest import set_settings
+
+HX = {"HX-Request": "true"}
+NHS = "https://fhir.nhs.uk/Id/nhs-number"
+
+
+def person(family: str, given: str = "Alex", **extra: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "Patient",
+        "name": [{"use": "official", "family": family, "given": [given]}],
+        **extra,
+    }
+
+
+def mary() -> dict[str, Any]:
+    return {
+        "resourceType": "Patient",
+        "identifier": [
+            {"system": NHS, "value": "4010232137"},
+            {
+                "type": {"text": "Hospital number"},
+                "system": "https://trust.example/mrn",
+                "value": "RX123",
+            },
+        ],
+        "name": [
+            {"use": "official", "family": "Jones", "given": ["Mary", "Anne"], "prefix": ["Mrs"]},
+            {"use": "maiden", "family": "Evans", "given": ["Mary"], "period": {"end": "1995"}},
+        ],
+        "telecom": [{"system": "phone", "value": "07700 900123", "use": "mobile"}],
+        "gender": "female",
+        "birthDate": "1970-01-01",
+        "address": [
+            {"use": "home", "line": ["1 High Street"], "city": "Leeds", "postalCode": "LS1 4AP"}
+        ],
+        "generalPractitioner": [
+            {
+                "type": "Organization",
+                "identifier": {
+                    "system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                    "value": "Y90001",
+                },
+                "display": "Riverside Medical Practice",
+            }
+        ],
+        "contact": [
+            {
+                "relationship": [
+                    {
+                        "coding": [
+                            {"system": "http://terminology.hl7.org/CodeSystem/v2-0131", "code": "N"}
+                        ]
+                    }
+                ],
+                "name": {"family": "Jones", "given": ["Tom"]},
+                "telecom": [{"system": "phone", "value": "07700 900456"}],
+            }
+        ],
+    }
+
+
+def body(response: Any) -> str:
+    return response.get_data(as_text=True)
+
+
+def audit_rows(app: Flask, action: str | None = None) -> list[AuditEvent]:
+    with app.app_context():
+        stmt = select(AuditEvent).order_by(AuditEvent.id)
+        if action:
+            stmt = stmt.where(AuditEvent.action == action)
+        rows = list(db.session.scalars(stmt))
+        for row in rows:
+            db.session.expunge(row)
+        return rows
+
+
+# -- access -------------------------------------------------------------------------------------
+
+
+def test_anonymous_users_are_sent_to_sign_in(console: Flask) -> None:
+    response = console.test_client().get("/patients/?q=jones")
+    assert response.status_code == 302
+    assert "/auth/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("roles", [("Auditor",), ("System administrator",), ()])
+def test_users_without_patient_permissions_get_403(
+    signed_in: Callable[..., FlaskClient], hapi: Hapi, roles: tuple[str, ...]
+) -> None:
+    [pid] = hapi.app.seed([mary()])
+    client = signed_in(roles)
+    assert client.get("/patients/?q=jones").status_code == 403
+    assert client.get(f"/patients/{pid}").status_code == 403
+    assert hapi.requests_to() == [], "nothing was asked of HAPI"
+
+
+# -- search -------------------------------------------------------------------------------------
+
+
+def test_empty_search_page_sends_nothing_upstream(clinician: FlaskClient, hapi: Hapi) -> None:
+    response = clinician.get("/patients/")
+    assert response.status_code == 200
+    page = body(response)
+    assert 'name="q"' in page and "Find a patient" in page
+    assert "No patients match" not in page
+    assert hapi.requests_to() == []
+
+
+def test_name_search_shows_the_results_table(
+    console: Flask, clinician: FlaskClient, hapi: Hapi
+) -> None:
+    [pid] = hapi.app.seed([mary()])
+    response = clinician.get("/patients/?q=jones")
+    assert response.status_code == 200
+    page = body(response)
+    assert "<table" in page
+    assert f'href="/patients/{pid}"' in page
+    assert "JONES, Mary Anne (Mrs)" in page
+    assert "401 023 2137" in page
+    assert re.search(r"01-Jan-1970 \(\d+y\)", page)
+    assert "Female" in page and "LS1 4AP" in page
+    assert "1 patient found." in page
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_htmx_gets_the_fragment_and_a_plain_request_the_page(
+    clinician: FlaskClient, hapi: Hapi
+) -> None:
+    hapi.app.seed([mary()])
+    fragment = body(clinician.get("/patients/?q=jones", headers=HX))
+    assert "<html" not in fragment
+    assert "JONES, Mary Anne (Mrs)" in fragment
+    assert 'id="patient-results-status"' in fragment and 'hx-swap-oob="true"' in fragment
+    assert 'name="q"' not in fragment, "the search box is not swapped (focus stays in it)"
+    full = body(clinician.get("/patients/?q=jones"))
+    assert full.startswith("<!doctype html>") and 'name="q"' in full
+
+
+def test_nhs_number_search(clinician: FlaskClient, hapi: Hapi) -> None:
+    hapi.app.seed([mary(), person("Other", identifier=[{"system": NHS, "value": "9434765919"}])])
+    page = body(clinician.get("/patients/?q=401+023+2137"))
+    assert "JONES, Mary Anne (Mrs)" in page and "OTHER" not in page
+
+
+def test_an_invalid_nhs_number_is_an_inline_error_and_no_search(
+    console: Flask, clinician: FlaskClient, hapi: Hapi
+) -> None:
+    response = clinician.get("/patients/?q=9434765918")
+    assert response.status_code == 400
+    page = body(response)
+    assert "There is a problem" in page
+    assert "not a valid NHS number" in page
+    assert 'aria-invalid="true"' in page
+    fragment = body(clinician.get("/patients/?q=943476591", headers=HX))
+    assert 'id="patient-q-error" hx-swap-oob="true"' in fragment
+    assert "you entered 9" in fragment
+    assert hapi.requests_to() == []
+    assert audit_rows(console, "patient.search") == []
+
+
+def test_name_and_date_of_birth_in_one_box(clinician: FlaskClient, hapi: Hapi) -> None:
+    hapi.app.seed([mary(), {**mary(), "birthDate": "1980-05-05", "identifier": []}])
+    page = body(clinician.get("/patients/?q=jones+01-01-1970"))
+    assert page.count("JONES, Mary Anne (Mrs)") == 1
+    assert "01-Jan-1970" in page
+
+
+def test_optional_fields(clinician: FlaskClient, hapi: Hapi) -> None:
+    hapi.app.seed([mary(), {**mary(), "gender": "male", "identifier": []}])
+    page = body(clinician.get("/patients/?q=jones&gender=female&postcode=ls14ap&dob=01/01/1970"))
+    assert page.count("JONES, Mary Anne (Mrs)") == 1
+
+
+def test_no_patients_match_only_for_an_empty_bundle(clinician: FlaskClient, hapi: Hapi) -> None:
+    page = body(clinician.get("/patients/?q=nobody"))
+    assert "No patients match your search" in page
+    assert "<table" not in page
+
+
+def test_paging_through_three_pages_by_the_bundle_links(
+    console: Flask, clinician: FlaskClient, hapi: Hapi
+) -> None:
+    set_settings(console, **{"clinical.fhir_page_size": 2})
+    hapi.app.seed([person(f"Page{i}", given=f"P{i}") for i in range(5)])
+    hapi.server.injector.reset_counts()
+    seen: list[str] = []
+    url = "/patients/?q=page"
+    pages = 0
+    while url:
+        page = body(clinician.get(url))
+        pages += 1
+        seen.extend(re.findall(r">(PAGE\d), ", page))
+        match = re.search(r'<a href="([^"]+)"[^>]*>Next page</a>', page)
+        url = html.unescape(match.group(1)) if match else ""
+        if url:
+            assert url.startswith("/patients/?q=page&amp;page=".replace("&amp;", "&"))
+            assert "127.0.0.1" not in url, "the FHIR server address never reaches the browser"
+    assert pages == 3
+    assert seen == ["PAGE0", "PAGE1", "PAGE2", "PAGE3", "PAGE4"]
+    assert len(hapi.requests_to("/fhir")) == 3, "one upstream request per results page"
+    last = body(clinician.get(url or re.sub(r"&amp;", "&", "/patients/?q=page")))
+    assert "PAGE0" in last
+    previous = re.search(r'<a href="([^"]+)"[^>]*>Previous page</a>', page)
+    assert previous is not None
+    back = body(clinician.get(html.unescape(previous.group(1))))
+    assert "PAGE2" in back and "PAGE3" in back
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "http://169.254.169.254/latest/meta-data",
+        "@evil.example/fhir?_getpages=x",
+        "/../admin?_getpages=x",
+        "/Observation?code=1",
+        "?_format=json",
+    ],
+)
+def test_a_tampered_page_link_is_refused_without_an_upstream_request(
+    clinician: FlaskClient, hapi: Hapi, token: str
+) -> None:
+    response = clinician.get("/patients/", query_string={"q": "jones", "page": token})
+    assert response.status_code == 400
+    assert "results page link is not valid" in body(response)
+    assert hapi.requests_to() == []
+
+
+def test_an_expired_results_page(clinician: FlaskClient, hapi: Hapi) -> None:
+    response = clinician.get(
+        "/patients/",
+        query_string={"q": "jones", "page": "?_getpages=gone&_getpagesoffset=2&_count=2"},
+    )
+    assert response.status_code == 410
+    page = body(response)
+    assert "These search results have expired" in page
+    assert 'href="/patients/?q=jones"' in page, "try again runs the search afresh"
+
+
+# -- upstream failures ---------------------------------------------------------------------------
+
+
+FAULTS = [
+    ({"status": 500}, 502, "had a problem answering"),
+    ({"status": 503}, 502, "had a problem answering"),
+    ({"malformed": True, "content_type": "application/fhir+json"}, 502, "could not read"),
+    (
+        {
+            "status": 200,
+            "body": '{"resourceType": "Observation"}',
+            "content_type": "application/fhir+json",
+        },
+        502,
+        "could not read",
+    ),
+    (
+        {"status": 200, "body": "<html>login</html>", "content_type": "text/html"},
+        502,
+        "could not read",
+    ),
+    (
+        {
+            "status": 400,
+            "content_type": "application/fhir+json",
+            "body": json.dumps(
+                {
+                    "resourceType": "OperationOutcome",
+                    "issue": [
+                        {
+                            "severity": "error",
+                            "code": "processing",
+                            "diagnostics": "HAPI-9999: nope",
+                        }
+                    ],
+                }
+            ),
+        },
+        502,
+        "rejected the request",
+    ),
+]
+
+
+@pytest.mark.parametrize(("faults", "status", "message"), FAULTS)
+def test_upstream_faults_reach_the_search_page_as_plain_messages(
+    clinician: FlaskClient, hapi: Hapi, faults: dict[str, Any], status: int, message: str
+) -> None:
+    hapi.server.set_faults(**faults)
+    response = clinician.get("/patients/?q=jones")
+    assert response.status_code == status
+    page = body(response)
+    assert message in page
+    assert "No patients match" not in page and "<table" not in page
+    assert "Technical details" in page
+    if "rejected" not in message:  # a request HAPI refused will not pass on a retry
+        assert "Try again" in page
+    fragment = clinician.get("/patients/?q=jones", headers=HX)
+    assert fragment.status_code == 200, "htmx swaps only successful answers"
+    assert message in body(fragment)
+    if "rejected" not in message:
+        assert 'hx-target="#patient-results"' in body(fragment)
+
+
+def test_operation_outcome_diagnostics_are_in_the_disclosure(
+    clinician: FlaskClient, hapi: Hapi
+) -> None:
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {"severity": "error", "code": "processing", "diagnostics": "HAPI-1882: Invalid date"}
+        ],
+    }
+    hapi.server.set_faults(
+        status=400, body=json.dumps(outcome), content_type="application/fhir+json"
+    )
+    page = body(clinician.get("/patients/?q=jones"))
+    start = page.index("Technical details")
+    details = page[start : page.index("</details>", start)]
+    assert "HAPI-1882: Invalid date" in details
+
+
+def test_refused_connection(clinician: FlaskClient, hapi: Hapi) -> None:
+    hapi.server.refuse_connections()
+    response = clinician.get("/patients/?q=jones")
+    assert response.status_code == 503
+    assert "is not available" in body(response)
+    hapi.server.accept_connections()
+    hapi.app.seed([mary()])
+    assert "JONES, Mary Anne (Mrs)" in body(clinician.get("/patients/?q=jones"))
+
+
+def test_a_hanging_server_times_out(console: Flask, clinician: FlaskClient, hapi: Hapi) -> None:
+    set_settings(console, **{"clinical.fhir_read_timeout_seconds": 0.2})
+    hapi.server.set_faults(hang=True)
+    response = clinician.get("/patients/?q=jones")
+    assert response.status_code == 504
+    assert "took too long to answer" in body(response)
+
+
+def test_the_breaker_stops_calling_a_failing_server(
+    app_factory: Callable[..., Flask], hapi: Hapi
+) -> None:
+    app = app_factory(
+        FHIR_SERVER_URL=hapi.base_url,
+        FHIR_RETRIES=0,
+        FHIR_BREAKER_THRESHOLD=2,
+        FHIR_BREAKER_RESET_S=60,
+    )
+    from tests.helpers import make_user, sign_in
+
+    make_user(app, "dr", roles=("Clinician",))
+    client = app.test_client()
+    sign_in(client, "dr")
+    hapi.server.set_faults(status=503)
+    for _ in range(2):
+        client.get("/patients/?q=jones")
+    sent = len(hapi.requests_to())
+    page = body(client.get("/patients/?q=jones"))
+    assert "pausing requests" in page
+    assert len(hapi.requests_to()) == sent
+
+
+def test_no_fhir_server_configured(app_factory: Callable[..., Flask]) -> None:
+    from tests.helpers import make_user, sign_in
+
+    app = app_factory(FHIR_SERVER_URL=None)
+    make_user(app, "dr", roles=("Clinician",))
+    client = app.test_client()
+    sign_in(client, "dr")
+    response = client.get("/patients/?q=jones")
+    assert response.status_code == 503
+    assert "not connected to a patient record service" in body(response)
+
+
+# -- patient page --------------------------------------------------------------------------------
+
+
+def test_patient_page_shows_the_banner_and_details(clinician: FlaskClient, hapi: Hapi) -> None:
+    [pid] = hapi.app.seed([mary()])
+    response = clinician.get(f"/patients/{pid}")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    page = body(response)
+    banner = page[page.index('class="patient-banner') : page.index("</section>")]
+    assert "JONES, Mary Anne (Mrs)" in banner
+    assert re.search(r"Born</dt> <dd>01-Jan-1970 \(\d+y\)", banner)
+    assert "Gender</dt> <dd>Female" in banner
+    assert "401 023 2137" in banner and 'data-copy="4010232137"' in banner
+    assert "<dt>NHS number</dt>" in page and "<dt>Hospital number</dt>" in page and "RX123" in page
+    assert "Mary Evans" in page and "until 1995" in page
+    assert "Mobile phone" in page and "07700 900123" in page
+    assert "1 High Street" in page and "LS1 4AP" in page
+    assert "Riverside Medical Practice" in page and "Y90001" in page
+    assert "Tom Jones" in page and "Next of kin" in page
+    assert "<dt>Version</dt><dd>1</dd>" in page
+    assert re.search(r"<dt>Last updated</dt><dd>\d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2} UTC", page)
+    assert (
+        '<details class="fhir-resource">' in page
+        and "&#34;resourceType&#34;: &#34;Patient&#34;" in page
+    )
+
+
+def test_missing_values_read_not_known(clinician: FlaskClient, hapi: Hapi) -> None:
+    [pid] = hapi.app.seed([{"resourceType": "Patient"}])
+    page = body(clinician.get(f"/patients/{pid}"))
+    banner = page[page.index('class="patient-banner') : page.index("</section>")]
+    assert "Name not known" in banner
+    assert banner.count("Not known") >= 3  # born, gender, NHS No.
+    assert "?" not in re.sub(r"<[^>]+>", "", banner)
+
+
+def test_deceased_patients_are_marked(clinician: FlaskClient, hapi: Hapi) -> None:
+    [pid] = hapi.app.seed([{**mary(), "deceasedDateTime": "2020-03-04T10:00:00+00:00"}])
+    page = body(clinician.get(f"/patients/{pid}"))
+    assert 'class="patient-banner deceased"' in page
+    assert "Deceased" in page and "This patient has died (04-Mar-2020)" in page
+    assert "01-Jan-1970 (50y)" in page, "age at death"
+    results = body(clinician.get("/patients/?q=jones"))
+    assert "Deceased" in results
+
+
+def test_deleted_patient(clinician: FlaskClient, hapi: Hapi) -> None:
+    [pid] = hapi.app.seed([mary()])
+    hapi.app.delete("Patient", pid)
+    response = clinician.get(f"/patients/{pid}")
+    assert response.status_code == 410
+    page = body(response)
+    assert "This record was deleted" in page
+    assert "Resource was deleted at" in page
+    assert "JONES" not in page
+
+
+@pytest.mark.parametrize("patient_id", ["999999", "no-such-patient", "bad$id"])
+def test_unknown_patient(clinician: FlaskClient, patient_id: str) -> None:
+    response = clinician.get(f"/patients/{patient_id}")
+    assert response.status_code == 404
+    assert "No patient record was found" in body(response)
+
+
+@pytest.mark.parametrize(("faults", "status", "message"), FAULTS[:3])
+def test_upstream_faults_reach_the_patient_page(
+    clinician: FlaskClient, hapi: Hapi, faults: dict[str, Any], status: int, message: str
+) -> None:
+    [pid] = hapi.app.seed([mary()])
+    hapi.server.set_faults(**faults)
+    response = clinician.get(f"/patients/{pid}")
+    assert response.status_code == status
+    page = body(response)
+    assert message in page and "Try again" in page and f'href="/patients/{pid}"' in page
+
+
+# -- escaping ------------------------------------------------------------------------------------
+
+XSS = "<script>alert(1)</script>"
+
+
+def hostile() -> dict[str, Any]:
+    return {
+        "resourceType": "Patient",
+        "identifier": [
+            {"system": NHS, "value": "9434765919"},
+            {"system": f"urn:{XSS}", "value": XSS, "type": {"text": XSS}},
+        ],
+        "name": [
+            {
+                "use": "official",
+                "family": f"Xss{XSS}",
+                "given": [XSS],
+                "prefix": [XSS],
+                "suffix": [XSS],
+            },
+            {"use": XSS, "text": XSS},
+        ],
+        "telecom": [{"system": XSS, "value": XSS, "use": XSS}],
+        "gender": XSS,
+        "birthDate": XSS,
+        "address": [{"use": "home", "line": [XSS], "city": XSS, "postalCode": XSS, "country": XSS}],
+        "generalPractitioner": [{"display": XSS, "identifier": {"system": XSS, "value": XSS}}],
+        "managingOrganization": {"display": XSS},
+        "contact": [
+            {
+                "relationship": [{"text": XSS}],
+                "name": {"family": XSS, "given": [XSS]},
+                "telecom": [{"system": "phone", "value": XSS}],
+                "address": {"line": [XSS]},
+            }
+        ],
+        "deceasedDateTime": XSS,
+    }
+
+
+def test_every_displayed_field_is_escaped(clinician: FlaskClient, hapi: Hapi) -> None:
+    [pid] = hapi.app.seed([hostile()])
+    results = body(clinician.get("/patients/?q=xss"))
+    assert f'href="/patients/{pid}"' in results
+    page = body(clinician.get(f"/patients/{pid}"))
+    for rendered in (results, page):
+        assert "<script>alert" not in rendered
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered
+    assert page.count("&lt;script&gt;") >= 15
+
+
+def test_upstream_diagnostics_are_escaped(clinician: FlaskClient, hapi: Hapi) -> None:
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "x", "diagnostics": XSS}],
+    }
+    hapi.server.set_faults(
+        status=400, body=json.dumps(outcome), content_type="application/fhir+json"
+    )
+    for headers in ({}, HX):
+        page = body(clinician.get("/patients/?q=jones", headers=headers))
+        assert "<script>alert" not in page and "&lt;script&gt;" in page
+
+
+# -- audit ---------------------------------------------------------------------------------------
+
+
+def test_each_search_is_audited_with_its_criteria(
+    console: Flask, clinician: FlaskClient, hapi: Hapi
+) -> None:
+    hapi.app.seed([mary()])
+    clinician.get("/patients/?q=jones&gender=female")
+    clinician.get("/patients/?q=4010232137", headers=HX)
+    rows = audit_rows(console, "patient.search")
+    assert len(rows) == 2
+    first, second = rows
+    assert first.actor_username == "user1" and first.outcome == "success"
+    assert first.details == {
+        "criteria": {"name": "jones", "gender": "female"},
+        "kind": "details",
+        "results": 1,
+    }
+    assert second.details is not None
+    assert second.details["criteria"] == {"identifier": f"{NHS}|4010232137"}
+    assert first.request_id
+
+
+def test_a_failed_search_is_audited_as_a_failure(
+    console: Flask, clinician: FlaskClient, hapi: Hapi
+) -> None:
+    hapi.server.set_faults(status=503)
+    clinician.get("/patients/?q=jones")
+    [row] = audit_rows(console, "patient.search")
+    assert row.outcome == "failure"
+    assert row.details is not None and row.details["error"] == "FhirServerError"
+
+
+def test_each_patient_view_is_audited(console: Flask, clinician: FlaskClient, hapi: Hapi) -> None:
+    [pid] = hapi.app.seed([mary()])
+    clinician.get(f"/patients/{pid}")
+    clinician.get("/patients/404404")
+    rows = audit_rows(console, "patient.view")
+    assert [(r.patient_id, r.target_type, r.target_id, r.outcome) for r in rows] == [
+        (pid, "Patient", pid, "success"),
+        ("404404", "Patient", "404404", "failure"),
+    ]
+
+
+def break_the_audit_table(app: Flask) -> None:
+    with app.app_context():
+        db.session.execute(text("DROP TABLE audit_events"))
+        db.session.commit()
+
+
+def test_no_search_results_without_an_audit_row(
+    console: Flask, clinician: FlaskClient, hapi: Hapi
+) -> None:
+    hapi.app.seed([mary()])
+    break_the_audit_table(console)
+    for headers in ({}, HX):
+        response = clinician.get("/patients/?q=jones", headers=headers)
+        page = body(response)
+        assert "could not record this access in the audit log" in page
+        assert "JONES" not in page and "401 023 2137" not in page
+    assert clinician.get("/patients/?q=jones").status_code == 503
+
+
+def test_no_patient_page_without_an_audit_row(
+    console: Flask, clinician: FlaskClient, hapi: Hapi
+) -> None:
+    [pid] = hapi.app.seed([mary()])
+    break_the_audit_table(console)
+    response = clinician.get(f"/patients/{pid}")
+    assert response.status_code == 503
+    page = body(response)
+    assert "could not record this access in the audit log" in page
+    assert "JONES" not in page and "401 023 2137" not in page and "Mary" not in page
+
+
+# -- the service other pages use -----------------------------------------------------------------
+
+
+def test_load_patient_for_other_pages(console: Flask, hapi: Hapi) -> None:
+    from console.fhir import FhirGone, FhirNotFound
+    from console.patients.services import load_patient
+
+    [pid, gone] = hapi.app.seed(generate_patients(2, seed=1))
+    hapi.app.delete("Patient", gone)
+    with console.test_request_context():
+        assert load_patient(pid).id == pid
+        with pytest.raises(FhirNotFound):
+            load_patient("nope")
+        with pytest.raises(FhirGone):
+            load_patient(gone)
+    assert audit_rows(console) == [], "the caller audits its own view"
