@@ -1,0 +1,33 @@
+"""Letters from EHRbase and the templates admin page.
+
+``init_app`` prepares the app's EHRbase client and gives templates ``letters_panel`` (the
+patient page's letters panel, see ``letters/_on_patient_page.html``) and the
+``letter_datetime`` filter (``DD-Mmm-YYYY HH:mm``, UK time).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, Flask
+
+bp = Blueprint("letters", __name__)
+
+
+def letter_datetime(value: datetime | None) -> str:
+    """``05-Mar-2025 14:30`` in UK time; "Not known" when missing."""
+    from console.letters.upstream import DISPLAY_TIMEZONE
+
+    if value is None:
+        return "Not known"
+    return value.astimezone(DISPLAY_TIMEZONE).strftime("%d-%b-%Y %H:%M")
+
+
+def init_app(app: Flask) -> None:
+    """Register the client holder, the panel function and the date filter."""
+    from console.letters import routes, upstream
+
+    upstream.init_app(app)
+    app.jinja_env.globals["letters_panel"] = routes.letters_panel
+    app.jinja_env.globals["letters_page_url"] = routes.patient_page_url
+    app.jinja_env.filters["letter_datetime"] = letter_datetime

@@ -1,0 +1,191 @@
+"""Letter pages: a patient's letters (htmx fragment or full page), one letter, templates admin."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from console.fhir.errors import FhirError, FhirGone, FhirNotFound
+from console.letters import bp
+from console.letters.forms import TemplateUploadForm
+from console.letters.rendering import render_markdown
+from console.letters.services import (
+    AuditUnavailable,
+    LetterNotFound,
+    list_patient_letters,
+    parse_letter_query,
+    server_templates,
+    upload_template,
+    view_letter,
+)
+from console.letters.upstream import letter_template_id
+from console.openehr import letter_template as lt
+from console.openehr.errors import EhrbaseError
+from console.permissions import require_permission
+
+PATIENT_PAGE_ENDPOINTS = ("patients.patient", "patients.view", "patients.show", "patients.detail")
+
+
+def is_htmx() -> bool:
+    """True for an htmx request that wants a fragment (not a boosted full page)."""
+    return (
+        request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+    )
+
+
+def patient_page_endpoint() -> str | None:
+    """The patient page's endpoint, when the patients capability provides one."""
+    return next((e for e in PATIENT_PAGE_ENDPOINTS if e in current_app.view_functions), None)
+
+
+def patient_page_url(patient_id: str, **args: str) -> str:
+    """The page a patient's letter list lives on, with the list's state in its query string."""
+    endpoint = patient_page_endpoint() or "letters.patient_letters"
+    anchor = "letters" if endpoint != "letters.patient_letters" else None
+    return url_for(endpoint, patient_id=patient_id, _anchor=anchor, **args)
+
+
+def load_banner(patient_id: str) -> tuple[Any, FhirError | None]:
+    """The patient for the banner, or the FHIR error; 404 when the patient does not exist."""
+    from console.patients.services import load_patient
+
+    try:
+        return load_patient(patient_id), None
+    except (FhirNotFound, FhirGone):
+        abort(404)
+    except FhirError as exc:
+        return None, exc
+
+
+def letters_panel(patient_id: str) -> dict[str, Any] | None:
+    """The letters panel of the patient page (None for users without ``letters.view``).
+
+    Called by ``letters/_on_patient_page.html`` as the patient page renders: one AQL request,
+    audited and committed before the panel's markup is produced.
+    """
+    if not current_user.is_authenticated or not current_user.has_permission("letters.view"):
+        return None
+    return panel_context(patient_id)
+
+
+def panel_context(patient_id: str) -> dict[str, Any]:
+    """What ``letters/_panel.html`` needs."""
+    query = parse_letter_query(request.args)
+    try:
+        result = list_patient_letters(patient_id, query)
+    except AuditUnavailable as exc:
+        return {
+            "patient_id": patient_id,
+            "query": query,
+            "result": None,
+            "audit_error": exc.message,
+        }
+    return {"patient_id": patient_id, "query": query, "result": result, "audit_error": None}
+
+
+@bp.get("/patients/<patient_id>/letters")
+@require_permission("letters.view")
+def patient_letters(patient_id: str) -> ResponseReturnValue:
+    """A patient's letters: the panel fragment for htmx, the patient page (or this page) else."""
+    args = {k: v for k, v in request.args.items() if k.startswith("letters_")}
+    if not is_htmx():
+        if patient_page_endpoint() is not None:
+            return redirect(patient_page_url(patient_id, **args))
+        patient, banner_error = load_banner(patient_id)
+        panel = panel_context(patient_id)
+        return render_template(
+            "letters/patient_letters.html", patient=patient, banner_error=banner_error, panel=panel
+        )
+    panel = panel_context(patient_id)
+    body = render_template("letters/_panel.html", panel=panel, htmx=True)
+    headers = {
+        "Vary": "HX-Request",
+        "HX-Push-Url": patient_page_url(patient_id, **panel["query"].args()),
+    }
+    return body, 200, headers
+
+
+@bp.get("/patients/<patient_id>/letters/<uid>")
+@require_permission("letters.view")
+def letter(patient_id: str, uid: str) -> ResponseReturnValue:
+    """One letter, rendered for reading, after checking it is in this patient's record."""
+    patient, banner_error = load_banner(patient_id)
+    try:
+        found = view_letter(patient_id, uid)
+    except LetterNotFound:
+        abort(404)
+    except AuditUnavailable as exc:
+        return render_template(
+            "letters/letter.html", patient=patient, banner_error=banner_error, letter=None,
+            audit_error=exc.message, error=None, patient_id=patient_id,
+        ), 503  # fmt: skip
+    except EhrbaseError as exc:
+        return render_template(
+            "letters/letter.html", patient=patient, banner_error=banner_error, letter=None,
+            audit_error=None, error=exc, patient_id=patient_id,
+        ), 502  # fmt: skip
+    return render_template(
+        "letters/letter.html",
+        patient=patient,
+        banner_error=banner_error,
+        letter=found,
+        body_html=render_markdown(found.body_markdown),
+        raw=json.dumps(found.composition, indent=2, ensure_ascii=False, sort_keys=False),
+        audit_error=None,
+        error=None,
+        patient_id=patient_id,
+        back_url=patient_page_url(patient_id),
+    )
+
+
+def _templates_page(
+    form: TemplateUploadForm, outcome: Any = None, status: int = 200
+) -> ResponseReturnValue:
+    listing = server_templates()
+    shipped_on_server = any(t.template_id == lt.TEMPLATE_ID for t in listing.templates)
+    return render_template(
+        "letters/templates.html",
+        listing=listing,
+        form=form,
+        outcome=outcome,
+        shipped_id=lt.TEMPLATE_ID,
+        shipped_on_server=shipped_on_server,
+        configured_id=letter_template_id(),
+    ), status
+
+
+@bp.get("/letters/templates")
+@require_permission("templates.manage")
+def templates() -> ResponseReturnValue:
+    """The templates on EHRbase, and a form to upload another."""
+    return _templates_page(TemplateUploadForm())
+
+
+@bp.post("/letters/templates")
+@require_permission("templates.manage")
+def upload() -> ResponseReturnValue:
+    """Upload an OPT file; EHRbase's diagnostics are shown when it refuses it."""
+    form = TemplateUploadForm()
+    if not form.validate_on_submit():
+        return _templates_page(form, status=400)
+    data = form.opt_file.data.read()
+    outcome = upload_template(data, form.opt_file.data.filename or "template.opt")
+    if outcome.ok:
+        flash(outcome.message, "success")
+        return redirect(url_for("letters.templates"))
+    return _templates_page(TemplateUploadForm(formdata=None), outcome, status=422)
+
+
+@bp.post("/letters/templates/shipped")
+@require_permission("templates.manage")
+def upload_shipped() -> ResponseReturnValue:
+    """Upload the console's own letter template (already on the server counts as done)."""
+    outcome = upload_template(lt.letter_opt(), lt.TEMPLATE_FILE)
+    if outcome.ok or (outcome.error is not None and outcome.error.status == 409):
+        flash(f"The console's letter template “{lt.TEMPLATE_ID}” is on the server.", "success")
+        return redirect(url_for("letters.templates"))
+    return _templates_page(TemplateUploadForm(formdata=None), outcome, status=422)

@@ -1,0 +1,288 @@
+"""Letters and templates: upstream call, audit row, commit, in that order.
+
+Every list of a patient's letters and every letter view is audited and committed before
+anything is rendered; if the audit row cannot be written, ``AuditUnavailable`` is raised and
+no letter data is shown. Upstream failures of a list are returned (not raised) so the page
+can explain them; they are audited too, with outcome ``failure``. A letter that is not in
+this patient's EHR is audited as a ``denied`` access and reported as ``LetterNotFound``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from console.audit import record_event
+from console.db import db
+from console.letters.upstream import (
+    DISPLAY_TIMEZONE,
+    ehrbase_client,
+    letter_template_id,
+    letters_page_size,
+    subject_namespace,
+)
+from console.openehr import letter_template as lt
+from console.openehr.client import TemplateInfo, TemplateUpload
+from console.openehr.errors import (
+    EhrbaseError,
+    EhrbaseNotConfigured,
+    TemplateAlreadyExists,
+    TemplateInvalid,
+)
+from console.openehr.letters import Letter, LetterFilters, LetterPage, get_letter, list_letters
+from console.patients.services import AuditUnavailable
+
+log = logging.getLogger(__name__)
+
+LIST_ACTION = "letter.list"
+VIEW_ACTION = "letter.view"
+UPLOAD_ACTION = "template.upload"
+MAX_PAGE = 10_000
+MAX_AUTHOR = 200
+PARAMS = ("letters_from", "letters_to", "letters_author", "letters_status", "letters_page")
+
+__all__ = ["AuditUnavailable", "LetterNotFound"]
+
+
+class LetterNotFound(Exception):
+    """The letter is not in this patient's record (or does not exist)."""
+
+
+@dataclass(frozen=True)
+class LetterQuery:
+    """The letter list's state, read from the URL (``letters_*`` parameters)."""
+
+    filters: LetterFilters = field(default_factory=LetterFilters)
+    page: int = 1
+    values: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def filtered(self) -> bool:
+        """True when any filter is in force."""
+        return any(self.values.get(p) for p in PARAMS if p != "letters_page")
+
+    def args(self, **changes: Any) -> dict[str, str]:
+        """URL parameters for this state with ``changes`` applied (empty values dropped)."""
+        merged: dict[str, Any] = {**self.values, "letters_page": str(self.page), **changes}
+        return {
+            k: str(v)
+            for k, v in merged.items()
+            if v not in (None, "") and not (k == "letters_page" and str(v) == "1")
+        }
+
+
+def _parse_date(text: str, label: str, errors: dict[str, str], key: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        errors[key] = f"{label} must be a real date, like 2025-03-31."
+        return None
+
+
+def parse_letter_query(args: Mapping[str, str]) -> LetterQuery:
+    """Validate the ``letters_*`` URL parameters; invalid ones become field errors."""
+    values = {p: (args.get(p) or "").strip() for p in PARAMS}
+    errors: dict[str, str] = {}
+    date_from = _parse_date(values["letters_from"], "The from date", errors, "letters_from")
+    date_to = _parse_date(values["letters_to"], "The to date", errors, "letters_to")
+    if date_from and date_to and date_from > date_to:
+        errors["letters_to"] = "The to date must be the same as or after the from date."
+    author = values["letters_author"]
+    if len(author) > MAX_AUTHOR:
+        errors["letters_author"] = f"The author must be {MAX_AUTHOR} characters or fewer."
+    status = values["letters_status"]
+    if status and status not in lt.STATUS_CODES:
+        errors["letters_status"] = "Choose draft, final or amended."
+        status = ""
+    try:
+        page = int(values["letters_page"] or 1)
+    except ValueError:
+        page = 1
+    page = min(max(page, 1), MAX_PAGE)
+    if "letters_author" in errors:
+        author = ""
+    filters = LetterFilters(
+        date_from=date_from, date_to=date_to, author=author or None, status=status or None
+    )
+    return LetterQuery(filters=filters, page=page, values=values, errors=errors)
+
+
+def _audit(action: str, **fields: Any) -> None:
+    try:
+        record_event(action, **fields)
+        db.session.commit()
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        log.error("audit write failed for %s: %s", action, type(exc).__name__)
+        raise AuditUnavailable from exc
+
+
+@dataclass(frozen=True)
+class LetterListResult:
+    """A page of a patient's letters, or the upstream error that prevented it."""
+
+    query: LetterQuery
+    page: LetterPage | None = None
+    error: EhrbaseError | None = None
+
+
+def list_patient_letters(patient_id: str, query: LetterQuery) -> LetterListResult:
+    """One page of the patient's letters (one AQL request), audited and committed."""
+    if query.errors:
+        return LetterListResult(query=query)
+    result: LetterListResult
+    try:
+        client = ehrbase_client()
+    except EhrbaseNotConfigured as exc:
+        return LetterListResult(query=query, error=exc)  # nothing asked, nothing to audit
+    try:
+        page = list_letters(
+            client,
+            subject_id=patient_id,
+            namespace=subject_namespace(),
+            template_id=letter_template_id(),
+            page=query.page,
+            page_size=letters_page_size(),
+            filters=query.filters,
+            tz=DISPLAY_TIMEZONE,
+        )
+        result = LetterListResult(query=query, page=page)
+    except EhrbaseError as exc:
+        result = LetterListResult(query=query, error=exc)
+    details: dict[str, Any] = {"page": query.page}
+    filters = {k: v for k, v in query.values.items() if v and k != "letters_page"}
+    if filters:
+        details["filters"] = filters
+    if result.page is not None:
+        details["results"] = len(result.page.letters)
+    if result.error is not None:
+        details["error"] = type(result.error).__name__
+    _audit(
+        LIST_ACTION,
+        outcome="success" if result.error is None else "failure",
+        target_type="Patient",
+        target_id=patient_id[:128],
+        patient_id=patient_id[:128],
+        details=details,
+    )
+    return result
+
+
+def view_letter(patient_id: str, uid: str) -> Letter:
+    """The letter if it is in this patient's EHR, audited and committed.
+
+    Raises ``LetterNotFound`` (audited as ``denied``) when it is not, and the typed
+    ``EhrbaseError`` (audited as ``failure``) when EHRbase cannot answer.
+    """
+    fields: dict[str, Any] = {
+        "target_type": "Composition",
+        "target_id": uid[:128],
+        "patient_id": patient_id[:128],
+    }
+    try:
+        letter = get_letter(
+            ehrbase_client(),
+            subject_id=patient_id,
+            namespace=subject_namespace(),
+            template_id=letter_template_id(),
+            uid=uid,
+        )
+    except EhrbaseError as exc:
+        _audit(VIEW_ACTION, outcome="failure", details={"error": type(exc).__name__}, **fields)
+        raise
+    if letter is None:
+        _audit(
+            VIEW_ACTION,
+            outcome="denied",
+            details={"reason": "not a letter in this patient's record"},
+            **fields,
+        )
+        raise LetterNotFound(uid)
+    _audit(VIEW_ACTION, details={"version": letter.version, "ehr_id": letter.ehr_id}, **fields)
+    return letter
+
+
+@dataclass(frozen=True)
+class TemplateList:
+    """The templates on the server, or why they could not be listed."""
+
+    templates: list[TemplateInfo] = field(default_factory=list)
+    error: EhrbaseError | None = None
+
+
+def server_templates() -> TemplateList:
+    """The ADL 1.4 templates EHRbase holds."""
+    try:
+        return TemplateList(
+            templates=sorted(ehrbase_client().list_templates(), key=lambda t: t.template_id.lower())
+        )
+    except EhrbaseError as exc:
+        return TemplateList(error=exc)
+
+
+@dataclass(frozen=True)
+class UploadOutcome:
+    """What happened to an uploaded OPT."""
+
+    ok: bool
+    message: str
+    template_id: str | None = None
+    created: bool = False
+    problems: tuple[str, ...] = ()
+    diagnostics: str = ""
+    error: EhrbaseError | None = None
+
+
+def upload_template(data: bytes, filename: str) -> UploadOutcome:
+    """Check and upload an OPT with the administrator credentials; audited either way."""
+    outcome: UploadOutcome
+    try:
+        result: TemplateUpload = ehrbase_client().upload_template(data)
+        outcome = UploadOutcome(
+            ok=True,
+            created=True,
+            template_id=result.template_id,
+            message=f"The template “{result.template_id}” was uploaded.",
+        )
+    except TemplateInvalid as exc:
+        outcome = UploadOutcome(
+            ok=False,
+            message=exc.message,
+            problems=tuple(exc.problems),
+            diagnostics=exc.diagnostics,
+            error=exc,
+        )
+    except TemplateAlreadyExists as exc:
+        outcome = UploadOutcome(
+            ok=False,
+            template_id=exc.template_id,
+            message=f"{exc.message} EHRbase does not replace templates; give the new version a new template id.",
+            diagnostics=exc.diagnostics,
+            error=exc,
+        )
+    except EhrbaseError as exc:
+        outcome = UploadOutcome(
+            ok=False,
+            message=exc.message,
+            diagnostics=exc.diagnostics,
+            error=exc,
+        )
+    details: dict[str, Any] = {"filename": filename[:200], "bytes": len(data)}
+    if outcome.error is not None:
+        details["error"] = type(outcome.error).__name__
+    _audit(
+        UPLOAD_ACTION,
+        outcome="success" if outcome.ok else "failure",
+        target_type="Template",
+        target_id=(outcome.template_id or "")[:128] or None,
+        details=details,
+    )
+    return outcome

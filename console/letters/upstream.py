@@ -1,0 +1,85 @@
+"""The app's EHRbase client, built from the settings and shared by every request.
+
+One client (one pooled session, one circuit breaker) per app, sending the request id
+upstream and reporting each call to the request log. Flask config keys (all optional):
+``EHRBASE_CONNECT_TIMEOUT`` (3.05 s), ``EHRBASE_READ_TIMEOUT`` (10 s), ``EHRBASE_RETRIES`` (2),
+``EHRBASE_BACKOFF_FACTOR`` (0.25), ``EHRBASE_BREAKER_THRESHOLD`` (5),
+``EHRBASE_BREAKER_RESET_S`` (30).
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Flask, current_app
+
+from console.appsettings import get_setting
+from console.fhir.breaker import CircuitBreaker
+from console.openehr.client import EhrbaseClient
+from console.openehr.errors import EhrbaseNotConfigured
+from console.ops.request_log import current_request_id, upstream_hook
+
+EXTENSION = "letters.ehrbase"
+
+try:
+    DISPLAY_TIMEZONE: tzinfo = ZoneInfo("Europe/London")
+except ZoneInfoNotFoundError:  # a system without time zone data
+    DISPLAY_TIMEZONE = UTC
+
+
+class _Holder:
+    def __init__(self, app: Flask) -> None:
+        self.lock = threading.Lock()
+        self.client: EhrbaseClient | None = None
+        self.breaker = CircuitBreaker(
+            failure_threshold=int(app.config.get("EHRBASE_BREAKER_THRESHOLD", 5)),
+            reset_after_s=float(app.config.get("EHRBASE_BREAKER_RESET_S", 30.0)),
+        )
+
+
+def init_app(app: Flask) -> None:
+    """Prepare the per-app client holder."""
+    app.extensions[EXTENSION] = _Holder(app)
+
+
+def ehrbase_client() -> EhrbaseClient:
+    """The EHRbase client of the current app; raises ``EhrbaseNotConfigured`` without a URL."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    settings = app.config["SETTINGS"]
+    if not settings.EHRBASE_URL:
+        raise EhrbaseNotConfigured(diagnostics="EHRBASE_URL is not set.")
+    holder: _Holder = app.extensions.setdefault(EXTENSION, _Holder(app))
+    with holder.lock:
+        if holder.client is None:
+            holder.client = EhrbaseClient(
+                settings.EHRBASE_URL,
+                user=settings.EHRBASE_API_USER,
+                password=settings.EHRBASE_API_PASSWORD.reveal(),
+                admin_user=settings.EHRBASE_API_ADMIN_USER,
+                admin_password=settings.EHRBASE_API_ADMIN_PASSWORD.reveal(),
+                connect_timeout=float(app.config.get("EHRBASE_CONNECT_TIMEOUT", 3.05)),
+                read_timeout=float(app.config.get("EHRBASE_READ_TIMEOUT", 10.0)),
+                retries=int(app.config.get("EHRBASE_RETRIES", 2)),
+                backoff=float(app.config.get("EHRBASE_BACKOFF_FACTOR", 0.25)),
+                breaker=holder.breaker,
+                request_id=current_request_id,
+                on_call=upstream_hook("ehrbase"),
+            )
+        return holder.client
+
+
+def subject_namespace() -> str:
+    """The namespace linking an EHR to a FHIR Patient id (setting ``clinical.ehr_subject_namespace``)."""
+    return str(get_setting("clinical.ehr_subject_namespace"))
+
+
+def letter_template_id() -> str:
+    """The template letters are stored with (setting ``clinical.letter_template_id``)."""
+    return str(get_setting("clinical.letter_template_id"))
+
+
+def letters_page_size() -> int:
+    """Letters per page (setting ``clinical.letters_page_size``)."""
+    return int(get_setting("clinical.letters_page_size"))

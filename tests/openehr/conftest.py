@@ -1,0 +1,98 @@
+"""Fixtures for the EHRbase client suites: the emulator, or a real EHRbase for ``live`` runs.
+
+The contract suite (``test_contract.py``) runs once against the emulator and once, marked
+``live``, against the server named by ``EHRBASE_URL`` (credentials from ``EHRBASE_API_USER``,
+``EHRBASE_API_PASSWORD``, ``EHRBASE_API_ADMIN_USER``, ``EHRBASE_API_ADMIN_PASSWORD``); the
+live run is skipped when ``EHRBASE_URL`` is not set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from console.fhir.breaker import CircuitBreaker
+from console.openehr.client import EhrbaseClient
+from tests.emulators.ehrbase import (
+    DEFAULT_ADMIN,
+    DEFAULT_USER,
+    EhrbaseEmulator,
+    emulator_of,
+    start_ehrbase_emulator,
+)
+from tests.emulators.server import EmulatorServer
+
+
+@dataclass
+class Target:
+    """Where a contract test runs: the emulator (with its state) or a live server."""
+
+    url: str
+    user: str
+    password: str
+    admin_user: str | None
+    admin_password: str | None
+    server: EmulatorServer | None = None
+
+    @property
+    def emulator(self) -> EhrbaseEmulator | None:
+        return emulator_of(self.server) if self.server is not None else None
+
+    def client(self, **overrides: object) -> EhrbaseClient:
+        options: dict[str, object] = {
+            "user": self.user,
+            "password": self.password,
+            "admin_user": self.admin_user,
+            "admin_password": self.admin_password,
+            "retries": 0,
+            "backoff": 0,
+            "read_timeout": 5.0 if self.server else 30.0,
+            "breaker": CircuitBreaker(failure_threshold=1000, reset_after_s=60),
+        }
+        options.update(overrides)
+        return EhrbaseClient(self.url, **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def ehrbase_server() -> Iterator[tuple[EmulatorServer, str]]:
+    """One EHRbase emulator for the session (tests use their own subjects)."""
+    server, url = start_ehrbase_emulator()
+    try:
+        yield server, url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def ehrbase(ehrbase_server: tuple[EmulatorServer, str]) -> Iterator[Target]:
+    """The EHRbase emulator, with no faults before or after the test."""
+    server, url = ehrbase_server
+    server.accept_connections()
+    server.clear_faults()
+    server.injector.reset_counts()
+    try:
+        yield Target(url, *DEFAULT_USER, *DEFAULT_ADMIN, server=server)
+    finally:
+        server.clear_faults()
+        server.accept_connections()
+
+
+@pytest.fixture(params=["emulator", pytest.param("live", marks=pytest.mark.live)])
+def target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    """The emulator, then (marked ``live``) the real EHRbase at ``EHRBASE_URL``."""
+    if request.param == "emulator":
+        yield request.getfixturevalue("ehrbase")
+        return
+    url = os.environ.get("EHRBASE_URL")
+    if not url:
+        pytest.skip("EHRBASE_URL is not set: no real EHRbase to check the contract against")
+    yield Target(
+        url=url,
+        user=os.environ.get("EHRBASE_API_USER", DEFAULT_USER[0]),
+        password=os.environ.get("EHRBASE_API_PASSWORD", DEFAULT_USER[1]),
+        admin_user=os.environ.get("EHRBASE_API_ADMIN_USER"),
+        admin_password=os.environ.get("EHRBASE_API_ADMIN_PASSWORD"),
+    )
