@@ -1,0 +1,18 @@
+"""Health endpoints, the status page, ``flask check`` and the structured request log."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+bp = Blueprint("ops", __name__)
+
+from console.ops import routes  # noqa: E402,F401  (register the views on the blueprint)
+
+
+def init_app(app: Flask) -> None:
+    """JSON logs with a request id on every request, and the state the checks keep."""
+    from console.ops import request_log, service
+
+    request_log.configure_logging(app, app.config["SETTINGS"].LOG_LEVEL)
+    request_log.init_app(app)
+    service.init_app(app)

@@ -1,0 +1,202 @@
+"""The status page: who may see it, and what it says about each database and service."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from flask import Flask
+
+from tests.emulators.server import EmulatorServer
+from tests.ops.conftest import signed_in_client
+
+
+def _row(html: str, key: str) -> str:
+    match = re.search(rf'<tr id="check-{key}">(.*?)</tr>', html, re.DOTALL)
+    assert match, f"no row for {key}"
+    return match.group(1)
+
+
+def _state(html: str, key: str) -> str:
+    match = re.search(r'data-state="([^"]+)"', _row(html, key))
+    assert match
+    return match.group(1)
+
+
+def _admin_page(app: Flask, path: str = "/status") -> str:
+    client = signed_in_client(app, "root", ("System administrator",))
+    response = client.get(path)
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def test_clinicians_may_not_see_the_status_page(stack_app: Callable[..., Flask]) -> None:
+    app = stack_app()
+    client = signed_in_client(app, "clara", ("Clinician",))
+    assert client.get("/status").status_code == 403
+    assert client.get("/status/checks").status_code == 403
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(stack_app: Callable[..., Flask]) -> None:
+    response = stack_app().test_client().get("/status")
+    assert response.status_code == 302
+    assert "/auth/login" in response.headers["Location"]
+
+
+def test_everything_up(stack_app: Callable[..., Flask]) -> None:
+    app = stack_app()
+    html = _admin_page(app)
+    assert "Everything the console needs is answering." in html
+    for key in ("auth_db", "fhir_db", "ehrbase_db", "fhir", "ehrbase"):
+        assert _state(html, key) == "up", key
+    assert "HAPI FHIR Server 8.8.0" in _row(html, "fhir")
+    assert "FHIR 4.0.1" in _row(html, "fhir")
+    assert "EHRbase 2.30.0" in _row(html, "ehrbase")
+    assert re.search(r"\d+ ms", _row(html, "fhir"))
+    assert re.search(r"\d+ ms", _row(html, "auth_db")) or "&lt;1 ms" in _row(html, "auth_db")
+    assert "SQLite" in _row(html, "auth_db")
+    assert "(up to date)" in html
+    assert app.config["CONSOLE_VERSION"] in html
+
+
+def test_fhir_and_ehrbase_databases_are_derived_and_say_the_console_has_no_credentials(
+    stack_app: Callable[..., Flask],
+) -> None:
+    html = _admin_page(stack_app())
+    for key in ("fhir_db", "ehrbase_db"):
+        row = _row(html, key)
+        assert "The console has no credentials for this database" in row
+        assert "not checked directly" in row
+    assert "HAPI FHIR is up, so its database answers" in _row(html, "fhir_db")
+
+
+def test_database_rows_show_where_the_databases_are_without_passwords(
+    stack_app: Callable[..., Flask],
+) -> None:
+    environ = {
+        "CONSOLE_ENV": "testing",
+        "FHIR_DB_NAME": "hapi",
+        "FHIR_DB_USER": "hapi_user",
+        "FHIR_DB_PASSWORD": "fhir-db-secret-93",
+        "FHIR_DB_HOST": "postgres-fhir",
+    }
+    html = _admin_page(stack_app(ENVIRON=environ))
+    row = _row(html, "fhir_db")
+    assert "postgresql://hapi_user:********@postgres-fhir:5432/hapi" in row
+    assert "fhir-db-secret-93" not in html
+
+
+def test_a_service_that_has_not_answered_yet_is_starting(
+    stack_app: Callable[..., Flask], hapi: tuple[EmulatorServer, str]
+) -> None:
+    hapi[0].refuse_connections()
+    html = _admin_page(stack_app(OPS_STARTUP_GRACE_SECONDS=3600))
+    assert _state(html, "fhir") == "starting"
+    assert "takes one to two minutes to start" in _row(html, "fhir")
+    assert _state(html, "fhir_db") == "starting"
+    assert "still starting" in html
+    assert 'hx-trigger="every 10s"' in html, "the table refreshes itself while starting"
+
+
+def test_a_service_that_does_not_answer_after_the_start_up_window_is_down(
+    stack_app: Callable[..., Flask], hapi: tuple[EmulatorServer, str]
+) -> None:
+    hapi[0].refuse_connections()
+    html = _admin_page(stack_app())
+    assert _state(html, "fhir") == "down"
+    assert "does not answer" in _row(html, "fhir")
+    assert _state(html, "fhir_db") == "unknown"
+    assert "Something the console needs is not answering" in html
+    assert "every 10s" not in html
+
+
+def test_a_service_that_was_up_and_then_fails_is_down_not_starting(
+    stack_app: Callable[..., Flask], hapi: tuple[EmulatorServer, str]
+) -> None:
+    app = stack_app(OPS_STARTUP_GRACE_SECONDS=3600)
+    client = signed_in_client(app, "root", ("System administrator",))
+    assert _state(client.get("/status").get_data(as_text=True), "fhir") == "up"
+    hapi[0].set_faults(status=503, only_paths=["/fhir/metadata"])
+    html = client.get("/status/checks").get_data(as_text=True)
+    assert _state(html, "fhir") == "down"
+    assert "answered 503" in _row(html, "fhir")
+
+
+def test_ehrbase_rejecting_the_credentials_is_down_with_the_reason(
+    stack_app: Callable[..., Flask],
+) -> None:
+    html = _admin_page(stack_app(EHRBASE_API_PASSWORD="not-the-password"))
+    assert _state(html, "ehrbase") == "down"
+    assert "refused the credentials of EHRBASE_API_USER (401)" in _row(html, "ehrbase")
+    assert "not-the-password" not in html
+
+
+def test_ehrbase_answering_401_while_starting_is_starting(
+    stack_app: Callable[..., Flask],
+) -> None:
+    html = _admin_page(stack_app(EHRBASE_API_PASSWORD="not-yet", OPS_STARTUP_GRACE_SECONDS=3600))
+    assert _state(html, "ehrbase") == "starting"
+    assert "answers 401 (it does so while starting)" in _row(html, "ehrbase")
+
+
+def test_a_malformed_capability_statement_is_down(
+    stack_app: Callable[..., Flask], hapi: tuple[EmulatorServer, str]
+) -> None:
+    hapi[0].set_faults(malformed=True, only_paths=["/fhir/metadata"])
+    html = _admin_page(stack_app(OPS_STARTUP_GRACE_SECONDS=3600))
+    assert _state(html, "fhir") == "down"
+
+
+def test_services_that_are_not_configured_say_so(app_factory: Callable[..., Flask]) -> None:
+    html = _admin_page(app_factory())
+    assert _state(html, "fhir") == "not configured"
+    assert "FHIR_SERVER_URL is not set." in _row(html, "fhir")
+    assert _state(html, "ehrbase") == "not configured"
+
+
+def test_deprecated_variables_are_listed_with_their_replacements(
+    stack_app: Callable[..., Flask],
+) -> None:
+    environ = {"CONSOLE_ENV": "testing", "EHRBASE_USER": "old", "DATABASE_URL": "sqlite://"}
+    html = _admin_page(stack_app(ENVIRON=environ))
+    assert "<code>EHRBASE_USER</code>: use EHRBASE_API_USER." in html
+    assert "<code>DATABASE_URL</code>" in html
+    assert "None in use." not in html
+
+
+def test_no_deprecated_variables(stack_app: Callable[..., Flask]) -> None:
+    assert "None in use." in _admin_page(stack_app())
+
+
+def test_the_refresh_fragment_is_the_table_alone(stack_app: Callable[..., Flask]) -> None:
+    app = stack_app()
+    client = signed_in_client(app, "root", ("System administrator",))
+    html = client.get("/status/checks", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert html.lstrip().startswith("{#") is False
+    assert 'id="status-checks"' in html
+    assert "<html" not in html
+    assert _state(html, "ehrbase") == "up"
+
+
+def test_one_page_load_asks_each_service_once(
+    stack_app: Callable[..., Flask],
+    hapi: tuple[EmulatorServer, str],
+    ehrbase: tuple[EmulatorServer, str],
+) -> None:
+    app = stack_app()
+    client = signed_in_client(app, "root", ("System administrator",))
+    hapi[0].injector.requests.clear()
+    ehrbase[0].injector.requests.clear()
+    client.get("/status")
+    assert hapi[0].injector.requests == [("GET", "/fhir/metadata")]
+    assert ehrbase[0].injector.requests == [("GET", "/ehrbase/rest/status")]
+
+
+def test_the_status_page_is_in_the_administrators_navigation(
+    stack_app: Callable[..., Flask],
+) -> None:
+    app = stack_app()
+    admin = signed_in_client(app, "root", ("System administrator",))
+    assert 'href="/status"' in admin.get("/").get_data(as_text=True)
+    clinician = signed_in_client(app, "clara", ("Clinician",))
+    assert 'href="/status"' not in clinician.get("/").get_data(as_text=True)
