@@ -1,0 +1,108 @@
+"""What the browser journeys share: signing in, screenshots, axe-core checks, keyboard focus."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from tests.helpers import DEFAULT_PASSWORD, make_user
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+BLOCKING_IMPACTS = ("serious", "critical")
+_FOCUS_SCRIPT = (HERE / "check_focus.js").read_text()
+# Full-page screenshots leave empty style="" attributes behind; htmx would copy them onto
+# swapped-in elements later, a CSP violation caused by the test rather than the page.
+_DROP_LEFTOVER_STYLES = """() => {
+    const before = window.__styledBefore || new Set();
+    document.querySelectorAll('[style]').forEach(e => {
+        if (!before.has(e)) { e.removeAttribute('style'); }
+    });
+}"""
+
+
+def create_user(app: Flask, username: str, roles: tuple[str, ...], **fields: Any) -> int:
+    """A user with the default test password."""
+    return make_user(app, username, roles=roles, **fields)
+
+
+def sign_in(page: Any, username: str, password: str = DEFAULT_PASSWORD) -> None:
+    """Sign in through the form, like a person with a mouse."""
+    page.goto("/auth/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def screenshot(page: Any, folder: Path, name: str) -> Path:
+    """Save a full-page screenshot of what the user sees now."""
+    path = folder / f"{name}.png"
+    page.evaluate(
+        "() => { window.__styledBefore = new Set(document.querySelectorAll('[style]')); }"
+    )
+    page.screenshot(path=str(path), full_page=True)
+    page.evaluate(_DROP_LEFTOVER_STYLES)
+    return path
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """Serious and critical WCAG 2.2 AA violations axe-core finds on the current page.
+
+    axe is evaluated through the DevTools protocol rather than injected as a ``<script>``:
+    the console's CSP (``script-src 'self'``) rightly refuses inline scripts.
+    """
+    if not AXE.is_file():
+        raise AssertionError(f"{AXE} is missing: run 'npm ci' (make install) first")
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text() + "\n;undefined")
+    result = page.evaluate(
+        """async (tags) => {
+            const styled = new Set(document.querySelectorAll('[style]'));
+            const r = await axe.run(document, {runOnly: {type: 'tag', values: tags},
+                                               resultTypes: ['violations']});
+            document.querySelectorAll('[style]').forEach(e => {
+                if (!styled.has(e)) { e.removeAttribute('style'); }
+            });
+            return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.map(n => ({target: n.target, summary: n.failureSummary}))}));
+        }""",
+        AXE_TAGS,
+    )
+    return [v for v in result if v["impact"] in BLOCKING_IMPACTS]
+
+
+def assert_accessible(page: Any, where: str) -> None:
+    """No serious or critical WCAG 2.2 AA violations on the current page."""
+    found = axe_violations(page)
+    assert not found, f"axe-core on {where} ({page.url}):\n" + json.dumps(found, indent=2)
+
+
+def focused(page: Any) -> dict[str, Any]:
+    """The focused element: tag, id, name, text, and whether its focus is visibly drawn."""
+    return page.evaluate(_FOCUS_SCRIPT)
+
+
+def tab_until(page: Any, matches: Callable[[dict[str, Any]], bool], limit: int = 40) -> dict:
+    """Press Tab until the focused element matches; fail if it never does."""
+    seen: list[str] = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        now = focused(page)
+        if matches(now):
+            return now
+        seen.append(f"{now['tag']}#{now['id']}[{now['name']}] {now['text']!r}")
+    raise AssertionError("focus never reached the element; visited:\n" + "\n".join(seen))
+
+
+def assert_focus_visible(page: Any) -> dict[str, Any]:
+    """The focused element shows a visible focus indicator."""
+    now = focused(page)
+    assert now["visible"], f"focus is not visible on {now}"
+    return now

@@ -1,0 +1,87 @@
+"""Every main page: loads without CSP violations or script errors, passes axe-core, is captured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import url_for
+
+from tests.browser.conftest import LiveConsole
+from tests.browser.support import assert_accessible, create_user, screenshot, sign_in
+
+ADMIN_PAGES = (
+    ("admin.roles", "admin-roles"),
+    ("admin.sessions", "admin-sessions"),
+    ("admin.settings", "admin-settings"),
+    ("admin.audit", "admin-audit"),
+    ("letters.templates", "letter-templates"),
+    ("ops.status", "ops-status"),
+    ("auth.account", "account"),
+)
+
+
+def _path(live: LiveConsole, endpoint: str) -> str | None:
+    if endpoint not in live.app.view_functions:
+        return None
+    with live.app.test_request_context():
+        return url_for(endpoint)
+
+
+@pytest.mark.parametrize(("endpoint", "name"), ADMIN_PAGES, ids=[n for _, n in ADMIN_PAGES])
+def test_admin_page_is_accessible(
+    live: LiveConsole, page: Any, artifacts: Path, endpoint: str, name: str
+) -> None:
+    path = _path(live, endpoint)
+    if path is None:
+        pytest.skip(f"this build has no {endpoint} page")
+    create_user(
+        live.app,
+        "page.admin",
+        ("System administrator", "Clinical administrator"),
+        full_name="Page Admin",
+    )
+    sign_in(page, "page.admin")
+    response = page.goto(path)
+    assert response is not None and response.status == 200, f"{path} answered {response}"
+    assert_accessible(page, endpoint)
+    screenshot(page, artifacts, name)
+
+
+def test_error_pages_are_accessible(live: LiveConsole, page: Any, artifacts: Path) -> None:
+    create_user(live.app, "plain.clinician", ("Clinician",))
+    sign_in(page, "plain.clinician")
+    response = page.goto("/admin/users")
+    assert response is not None and response.status == 403
+    assert_accessible(page, "the 403 page")
+    screenshot(page, artifacts, "error-403")
+    response = page.goto("/no/such/page")
+    assert response is not None and response.status == 404
+    assert_accessible(page, "the 404 page")
+
+
+def test_keyboard_focus_is_never_hidden_on_the_settings_page(live: LiveConsole, page: Any) -> None:
+    """WCAG 2.2 2.4.11: tabbing through the long settings form, the sticky save bar never
+    covers the field that has focus."""
+    if "admin.settings" not in live.app.view_functions:
+        pytest.skip("this build has no settings page")
+    create_user(live.app, "settings.admin", ("System administrator",))
+    sign_in(page, "settings.admin")
+    page.goto(_path(live, "admin.settings") or "/")
+    hidden: list[str] = []
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        state = page.evaluate(
+            """() => {
+                const el = document.activeElement;
+                if (!el || el === document.body) { return null; }
+                const r = el.getBoundingClientRect();
+                const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+                return {id: el.id || el.name || el.tagName, covered: !(hit && (hit === el || el.contains(hit) || hit.contains(el) || (el.labels && [...el.labels].includes(hit)))),
+                        inMain: !!el.closest('main')};
+            }"""
+        )
+        if state and state["inMain"] and state["covered"]:
+            hidden.append(state["id"])
+    assert not hidden, f"focused fields covered by something else: {hidden}"
