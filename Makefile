@@ -32,7 +32,7 @@ run: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	bash tests/browser/install_browser.sh
+	bash tests/install_system_tools.sh
 	$(VENV)/bin/pytest
 
 lint: install
