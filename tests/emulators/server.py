@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -125,6 +125,13 @@ class FaultInjector:
         return [body]
 
 
+class _QuietRequestHandler(WSGIRequestHandler):
+    """Serve without a log line per request (the sandbox's loaders make thousands)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
+
+
 class EmulatorServer:
     """Serve a WSGI app on 127.0.0.1 from a background thread.
 
@@ -146,10 +153,18 @@ class EmulatorServer:
 
     def start(self) -> str:
         """Start listening and return the root URL."""
-        self._server = make_server(self.host, self.port, self.injector, threaded=True)
+        self._server = make_server(
+            self.host,
+            self.port,
+            self.injector,
+            threaded=True,
+            request_handler=_QuietRequestHandler,
+        )
         self._server.daemon_threads = True
         self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self.url
 
