@@ -130,10 +130,5 @@ def _register_capabilities(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     for module_name, attribute in CLI_GROUPS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
+        module = importlib.import_module(module_name)
         app.cli.add_command(getattr(module, attribute))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from flask_login import current_user
 
 from console.navigation import visible_sections
@@ -43,5 +43,4 @@ def init_app(app: Flask) -> None:
         return {
             "nav_sections": visible_sections(),
             "environment_banner": banner,
-            "endpoint_exists": lambda endpoint: endpoint in current_app.view_functions,
         }
