@@ -60,6 +60,11 @@ def _ehrbase_client(settings: Settings, url: str, workers: int) -> EhrbaseClient
     )
 
 
+def _load_failed(what: str, url: str, message: str, diagnostics: str) -> click.ClickException:
+    detail = f" ({diagnostics})" if diagnostics else ""
+    return click.ClickException(f"loading {what} into {url} failed: {message}{detail}")
+
+
 def _seed_patients(settings: Settings, url: str, count: int, seed: int) -> list[str]:
     patients = generate_patients(count, seed=seed)
     client = _fhir_client(settings, url)
@@ -71,10 +76,7 @@ def _seed_patients(settings: Settings, url: str, count: int, seed: int) -> list[
                 ids.extend(load_patients(client, chunk, batch_size=SEED_BATCH))
                 bar.update(len(chunk))
     except FhirError as exc:
-        detail = f" ({exc.diagnostics})" if exc.diagnostics else ""
-        raise click.ClickException(
-            f"loading patients into {url} failed: {exc.message}{detail}"
-        ) from None
+        raise _load_failed("patients", url, exc.message, exc.diagnostics) from None
     finally:
         client.close()
     return ids
@@ -95,10 +97,7 @@ def _seed_letters(
                 progress=lambda _done: bar.update(1),
             )
     except EhrbaseError as exc:
-        detail = f" ({exc.diagnostics})" if exc.diagnostics else ""
-        raise click.ClickException(
-            f"loading letters into {url} failed: {exc.message}{detail}"
-        ) from None
+        raise _load_failed("letters", url, exc.message, exc.diagnostics) from None
     finally:
         client.close()
     click.echo(
