@@ -381,6 +381,12 @@ class EhrbaseClient:
 
     def create_ehr(self, subject_id: str, namespace: str, *, scheme: str = "fhir") -> Ehr:
         """Create the subject's EHR; when another process won the race (409), read theirs."""
+        return self._create_or_read_ehr(subject_id, namespace, scheme)[0]
+
+    def _create_or_read_ehr(
+        self, subject_id: str, namespace: str, scheme: str = "fhir"
+    ) -> tuple[Ehr, bool]:
+        """The subject's EHR and whether this call created it (False after a 409 re-read)."""
         body = {
             "_type": "EHR_STATUS",
             "archetype_node_id": "openEHR-EHR-EHR_STATUS.generic.v1",
@@ -408,9 +414,9 @@ class EhrbaseClient:
             existing = self.find_ehr(subject_id, namespace)
             if existing is None:
                 raise
-            return existing
+            return existing, False
         if response.content.strip():
-            return self._ehr_from(response)
+            return self._ehr_from(response), True
         # A server that ignored Prefer: the id is in the ETag (and the Location).
         ehr_id = (
             _strip_etag(response.headers.get("ETag"))
@@ -418,14 +424,14 @@ class EhrbaseClient:
         )
         if not ehr_id:
             raise self._malformed(response, "EHR created without ETag or Location")
-        return self.get_ehr(ehr_id)
+        return self.get_ehr(ehr_id), True
 
     def ensure_ehr(self, subject_id: str, namespace: str) -> tuple[Ehr, bool]:
-        """The subject's EHR and whether it was created now."""
+        """The subject's EHR and whether it was created now (not when another process won)."""
         found = self.find_ehr(subject_id, namespace)
         if found is not None:
             return found, False
-        return self.create_ehr(subject_id, namespace), True
+        return self._create_or_read_ehr(subject_id, namespace)
 
     # -- compositions --------------------------------------------------------------------------
 

@@ -118,6 +118,9 @@ class EhrbaseEmulator:
         self.templates: dict[str, opt.WebTemplate] = {}
         self.aql_requests: list[dict[str, Any]] = []
         self.calls: list[Call] = []
+        #: Answer EHR creation with an empty body whatever ``Prefer`` says (as a proxy that
+        #: drops the header would make it); off by default, as EHRbase honours ``Prefer``.
+        self.ignore_prefer = False
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -337,8 +340,8 @@ class EhrbaseEmulator:
                 status_uid=f"{uuid.uuid4()}::{self.system_id}::1",
             )
             self.ehrs[new_id] = record
-        representation = ehr_id is not None or "return=representation" in request.headers.get(
-            "Prefer", ""
+        representation = ehr_id is not None or (
+            not self.ignore_prefer and "return=representation" in request.headers.get("Prefer", "")
         )
         if representation:
             response = self.json_response(self._ehr_json(record), 201)

@@ -127,6 +127,8 @@ def _interval(element: ElementTree.Element, tag: str) -> tuple[int, int | None]:
 def _terms(archetype: ElementTree.Element) -> dict[str, str]:
     terms = {}
     for term in archetype.findall(NS + "term_definitions"):
+        if term.get("code", "") in terms:
+            raise TemplateError(f"term {term.get('code')} is defined twice")
         for item in term.findall(NS + "items"):
             if item.get("id") == "text":
                 terms[term.get("code", "")] = (item.text or "").strip()
@@ -188,9 +190,12 @@ def _node(
                     if phrase.get(XSI_TYPE, "").endswith("C_CODE_PHRASE"):
                         node.terminology = _t(phrase, "terminology_id/value")
                         for code in phrase.findall(NS + "code_list"):
-                            node.codes[(code.text or "").strip()] = terms.get(
-                                (code.text or "").strip(), (code.text or "").strip()
-                            )
+                            value = (code.text or "").strip()
+                            if node.terminology == "local" and value not in terms:
+                                raise TemplateError(
+                                    f"local code {value} of {node_id} has no term definition"
+                                )
+                            node.codes[value] = terms.get(value, value)
                 continue
             if attr_name in ("name", "category", "defining_code") or child_kind in (
                 "ARCHETYPE_SLOT",

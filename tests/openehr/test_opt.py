@@ -122,9 +122,15 @@ def test_every_problem_is_reported_not_just_the_first() -> None:
         "not well-formed",
         "not an OPT",
         "no template_id",
+        "no concept",
         "no definition",
         "rooted at an OBSERVATION",
+        "root archetype not a COMPOSITION",
+        "entry archetype of the wrong type",
         "node id without a term",
+        "node id not an at-code",
+        "local code without a term",
+        "term defined twice",
     ],
 )
 def test_the_emulator_refuses_the_same_templates(ehrbase: Target, case: str) -> None:
