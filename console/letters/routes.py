@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from console.fhir.errors import FhirError, FhirGone, FhirNotFound
+from console.fhir.models import FHIR_ID
 from console.letters import bp
 from console.letters.forms import TemplateUploadForm
 from console.letters.rendering import render_markdown
@@ -47,6 +48,12 @@ def patient_page_url(patient_id: str, **args: str) -> str:
     endpoint = patient_page_endpoint() or "letters.patient_letters"
     anchor = "letters" if endpoint != "letters.patient_letters" else None
     return url_for(endpoint, patient_id=patient_id, _anchor=anchor, **args)
+
+
+def require_patient_id(patient_id: str) -> None:
+    """404 for a patient id no FHIR server could have issued (nothing is asked upstream)."""
+    if not FHIR_ID.match(patient_id):
+        abort(404)
 
 
 def load_banner(patient_id: str) -> tuple[Any, FhirError | None]:
@@ -91,6 +98,7 @@ def panel_context(patient_id: str) -> dict[str, Any]:
 @require_permission("letters.view")
 def patient_letters(patient_id: str) -> ResponseReturnValue:
     """A patient's letters: the panel fragment for htmx, the patient page (or this page) else."""
+    require_patient_id(patient_id)
     args = {k: v for k, v in request.args.items() if k.startswith("letters_")}
     if not is_htmx():
         if patient_page_endpoint() is not None:
@@ -113,6 +121,7 @@ def patient_letters(patient_id: str) -> ResponseReturnValue:
 @require_permission("letters.view")
 def letter(patient_id: str, uid: str) -> ResponseReturnValue:
     """One letter, rendered for reading, after checking it is in this patient's record."""
+    require_patient_id(patient_id)
     patient, banner_error = load_banner(patient_id)
     try:
         found = view_letter(patient_id, uid)

@@ -83,6 +83,34 @@ def test_the_patient_page_costs_one_aql_request_with_values_as_parameters(
     assert sent[0]["query_parameters"]["subject_namespace"] == world.namespace
 
 
+def test_the_aql_body_is_query_parameters_offset_and_fetch_only(
+    world: World, clinician: FlaskClient
+) -> None:
+    set_settings(world.app, **{"clinical.letters_page_size": 5})
+    patient = world.patient()
+    before = len(world.aql_requests)
+    clinician.get(f"/patients/{patient}?letters_page=3&letters_status=final")
+    [sent] = world.aql_requests[before:]
+    assert set(sent) == {"q", "query_parameters", "offset", "fetch"}
+    assert (sent["offset"], sent["fetch"]) == (10, 6)  # page 3 of 5, one extra row to page
+    assert sent["query_parameters"]["template_id"] == lt.TEMPLATE_ID
+    assert sent["query_parameters"]["status_code"] == lt.STATUS_CODES["final"]
+    assert f"COMPOSITION c[{lt.COMPOSITION_ARCHETYPE}]" in sent["q"]
+    assert "ORDER BY c/context/start_time/value DESC" in sent["q"]
+    assert "LIMIT" not in sent["q"].upper()
+
+
+@pytest.mark.parametrize("patient_id", ["x'%20OR%20'1'%3D'1", "a%20b", "x" * 65])
+def test_a_patient_id_no_fhir_server_issues_is_not_found_and_nothing_is_asked(
+    world: World, clinician: FlaskClient, patient_id: str
+) -> None:
+    before = len(world.aql_requests)
+    assert clinician.get(f"/patients/{patient_id}/letters", headers=HX).status_code == 404
+    uid = f"{'0' * 8}-0000-4000-8000-{'0' * 12}::quill.ehrbase.node::1"
+    assert clinician.get(f"/patients/{patient_id}/letters/{uid}").status_code == 404
+    assert len(world.aql_requests) == before
+
+
 def test_letters_are_paged_with_the_state_in_the_url(world: World, clinician: FlaskClient) -> None:
     set_settings(world.app, **{"clinical.letters_page_size": 5})
     patient = world.patient()
@@ -201,6 +229,7 @@ FAULTS = {
     "server error": ({"status": 500, "body": '{"error":"Internal Server Error","message":"An internal error has occurred. Please contact your administrator."}'}, "reported an internal error"),
     "slow": ({"latency_ms": 1500}, "did not answer in time"),
     "malformed": ({"malformed": True}, "could not read"),
+    "rejected query": ({"status": 400, "body": '{"error":"Bad Request","message":"Could not parse AQL query: unexpected FORM"}'}, "rejected the request"),
     "refused credentials": ({"status": 401, "body": '{"timestamp":"x","status":401,"error":"Unauthorized","path":"/ehrbase/rest/openehr/v1/query/aql"}'}, "refused the console's credentials"),
 }  # fmt: skip
 
@@ -228,6 +257,8 @@ def test_ehrbase_failures_show_a_message_a_retry_and_details_never_an_empty_list
     assert "There are no letters" not in body and titles(response) == []
     if fault == "server error":
         assert "An internal error has occurred. Please contact your administrator." in body
+    if fault == "rejected query":
+        assert "Could not parse AQL query: unexpected FORM" in body
     [row] = audit_rows(world.app, "letter.list")
     assert row.outcome == "failure" and row.patient_id == patient
 
