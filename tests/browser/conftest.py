@@ -62,9 +62,7 @@ def browser() -> Iterator[Any]:
     if importlib.util.find_spec("playwright") is None:
         _unavailable("Playwright for Python is not installed (pip install -e '.[dev]')")
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        _unavailable(
-            f"no Chromium at {CHROMIUM}: run 'bash tests/install_system_tools.sh' as root"
-        )
+        _unavailable(f"no Chromium at {CHROMIUM}: run 'bash tests/install_system_tools.sh' as root")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
