@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
 
 from console.fhir.breaker import CircuitBreaker
@@ -68,6 +69,24 @@ class CappedRetry(Retry):
     def get_retry_after(self, response: Any) -> float | None:
         value = super().get_retry_after(response)
         return None if value is None else min(value, self.MAX_RETRY_AFTER_S)
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> CappedRetry:
+        """Give up at once for methods not in ``allowed_methods``.
+
+        Plain ``Retry`` retries connection errors whatever the method; here a write is never
+        sent twice, whatever went wrong.
+        """
+        if error is not None and method is not None and not self._is_method_retryable(method):
+            raise MaxRetryError(_pool, url, error) from error  # type: ignore[arg-type]
+        return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
 @dataclass(frozen=True)
@@ -247,6 +266,8 @@ class FhirClient:
                 problems.append("no _getpages id")
         elif path != f"{self._base.path}/Patient":
             problems.append(f"path {parts.path!r}")
+        if any(key == "_total" for key, _ in parse_qsl(parts.query, keep_blank_values=True)):
+            problems.append("a _total parameter (the console never asks for a count)")
         if problems:
             raise FhirInvalidLink(
                 diagnostics="Paging link rejected because it does not point at the configured "
@@ -432,7 +453,7 @@ class FhirClient:
             )
         try:
             return response.json()
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise FhirMalformed(
                 diagnostics=f"Invalid JSON from {response.url}: {exc}. "
                 f"Body starts: {response.text[:200]!r}",
@@ -479,7 +500,7 @@ def _dump(resource: Mapping[str, Any]) -> bytes:
 def _try_json(response: requests.Response) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         return None
 
 

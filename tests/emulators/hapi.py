@@ -12,7 +12,8 @@ Served by ``EmulatorServer`` (real HTTP on loopback, fault injection). Base path
   precision; tokens ``gender``, ``identifier=system|value``, ``_id``; repeats mean AND and
   commas OR. ``total`` only for small result sets (HAPI's first prefetch threshold, 13) or
   ``_total=accurate``; ``self`` link with the parameters sorted; ``next``/``previous`` in
-  HAPI's ``<base>?_getpages=<id>&_getpagesoffset=N&_count=M&_bundletype=searchset`` form.
+  HAPI's ``<base>?_getpages=<id>&_getpagesoffset=N&_count=M[&_pretty=true]&_bundletype=searchset``
+  form (``_pretty=true`` while pretty printing is in effect: the starter's default).
   Identical searches within 60 s reuse the cached result set unless the request says
   ``Cache-Control: no-cache``. Unknown parameter → 400 HAPI-0524; bad date → 400
   HAPI-1882; unknown ``_sort`` → 400; expired ``_getpages`` id → 410 (HAPI's
@@ -238,11 +239,13 @@ class HapiEmulator:
         *,
         total_threshold: int = 13,
         default_page_size: int = 20,
+        default_pretty_print: bool = True,
         first_id: int = 1000,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.total_threshold = total_threshold
         self.default_page_size = default_page_size
+        self.default_pretty_print = default_pretty_print
         self.clock = clock
         self._lock = threading.RLock()
         self._resources: dict[tuple[str, str], Stored] = {}
@@ -301,7 +304,7 @@ class HapiEmulator:
             answer = self._dispatch(environ)
         except FhirHttpError as exc:
             answer = Answer(exc.status, outcome(exc.diagnostics, code=exc.code))
-        pretty = "_pretty=false" not in environ.get("QUERY_STRING", "")
+        pretty = self._pretty(environ)
         if answer.body is None:
             payload = b""
         elif pretty:
@@ -349,7 +352,9 @@ class HapiEmulator:
                 code="not-found",
             )
         if len(parts) == 1 and method == "GET":
-            return self._search(query, base, no_cache=self._no_cache(environ))
+            return self._search(
+                query, base, no_cache=self._no_cache(environ), pretty=self._pretty(environ)
+            )
         if len(parts) == 1 and method == "POST":
             resource = self._read_body(environ, "CREATE", expected_type="Patient")
             with self._lock:
@@ -390,6 +395,14 @@ class HapiEmulator:
     def _base_url(environ: dict[str, Any]) -> str:
         host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
         return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{BASE_PATH}"
+
+    def _pretty(self, environ: dict[str, Any]) -> bool:
+        """HAPI's prettyPrintResponse: ``_pretty`` if given, else the server default (the
+        starter's is true) or an Accept naming html."""
+        values = [v for k, v in parse_qsl(environ.get("QUERY_STRING", "")) if k == "_pretty"]
+        if values:
+            return values[0] == "true"
+        return self.default_pretty_print or "html" in environ.get("HTTP_ACCEPT", "")
 
     @staticmethod
     def _no_cache(environ: dict[str, Any]) -> bool:
@@ -644,7 +657,14 @@ class HapiEmulator:
 
     # -- search ------------------------------------------------------------------------
 
-    def _search(self, query: list[tuple[str, str]], base: str, *, no_cache: bool) -> Answer:
+    def _search(
+        self,
+        query: list[tuple[str, str]],
+        base: str,
+        *,
+        no_cache: bool,
+        pretty: bool | None = None,
+    ) -> Answer:
         params = [(key, value) for key, value in query if value != ""]
         self._validate(params)
         options = dict(params)
@@ -684,9 +704,13 @@ class HapiEmulator:
                 raise FhirHttpError(400, f'HAPI-1440: Invalid _offset value "{offset}"')
             return Answer(
                 200,
-                self._bundle(cached, base, self_url, int(offset), count, options, params),
+                self._bundle(
+                    cached, base, self_url, int(offset), count, options, params, pretty=pretty
+                ),
             )
-        return Answer(200, self._bundle(cached, base, self_url, 0, count, options, None))
+        return Answer(
+            200, self._bundle(cached, base, self_url, 0, count, options, None, pretty=pretty)
+        )
 
     def _count(self, options: dict[str, str]) -> int:
         raw = options.get("_count")
@@ -787,6 +811,8 @@ class HapiEmulator:
         count: int,
         options: dict[str, str],
         offset_params: list[tuple[str, str]] | None,
+        *,
+        pretty: bool | None = None,
     ) -> dict[str, Any]:
         now, _ = self._now()
         with self._lock:
@@ -815,7 +841,7 @@ class HapiEmulator:
             url = f"{base}?_getpages={search.id}&_getpagesoffset={new_offset}&_count={count}"
             if "_format" in options:
                 url += f"&_format={quote(options['_format'], safe='')}"
-            if options.get("_pretty") == "true":
+            if self.default_pretty_print if pretty is None else pretty:
                 url += "&_pretty=true"
             return url + "&_bundletype=searchset"
 
@@ -850,7 +876,17 @@ class HapiEmulator:
         count = self._count(options)
         self_url = f"{base}?{environ.get('QUERY_STRING', '')}"
         return Answer(
-            200, self._bundle(search, base, self_url, int(offset_text), count, options, None)
+            200,
+            self._bundle(
+                search,
+                base,
+                self_url,
+                int(offset_text),
+                count,
+                options,
+                None,
+                pretty=self._pretty(environ),
+            ),
         )
 
     # -- transaction / batch -----------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -288,6 +289,17 @@ def test_a_search_bundle_with_a_broken_entry_is_malformed(hapi: Hapi, client: Fh
     assert "without a valid id" in error.value.diagnostics
 
 
+def test_absurdly_nested_json_is_malformed_not_a_crash(hapi: Hapi, client: FhirClient) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    hapi.server.set_faults(status=200, body=deep, content_type="application/fhir+json")
+    with pytest.raises(FhirMalformed):
+        client.search_patients(PatientSearch(name=("x",)))
+    hapi.server.set_faults(status=400, body=deep, content_type="application/fhir+json")
+    with pytest.raises(FhirRejected) as error:
+        client.read_patient("1")
+    assert error.value.issues == ()
+
+
 def test_an_html_page_instead_of_json_is_malformed(hapi: Hapi, client: FhirClient) -> None:
     hapi.server.set_faults(status=200, body="<html>Proxy login</html>", content_type="text/html")
     with pytest.raises(FhirMalformed) as error:
@@ -358,6 +370,68 @@ def test_a_retry_recovers_from_a_passing_failure(hapi: Hapi, make_client: Client
     injector.app = flaky
     assert client.metadata().software_name == "HAPI FHIR Server"
     assert calls["n"] == 2
+
+
+def test_a_503_with_retry_after_is_retried_after_that_wait(
+    hapi: Hapi, make_client: ClientFactory
+) -> None:
+    client = make_client(retries=2, backoff_factor=0, request_id=lambda: "retry-after")
+    injector = hapi.server.injector
+    real_app = injector.app
+    arrivals: list[float] = []
+
+    def busy_once(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("HTTP_X_REQUEST_ID") != "retry-after":  # a slower test's late request
+            return real_app(environ, start_response)
+        arrivals.append(time.monotonic())
+        if len(arrivals) == 1:
+            start_response(
+                "503 Service Unavailable", [("Retry-After", "1"), ("Content-Length", "0")]
+            )
+            return [b""]
+        return real_app(environ, start_response)
+
+    injector.app = busy_once
+    assert client.metadata().software_name == "HAPI FHIR Server"
+    assert len(arrivals) == 2
+    assert arrivals[1] - arrivals[0] >= 0.9, "the client waited as the server asked"
+
+
+def test_a_write_is_never_retried_even_on_retry_after(
+    hapi: Hapi, make_client: ClientFactory
+) -> None:
+    client = make_client(retries=3, backoff_factor=0)
+    hapi.server.set_faults(status=429, body="{}")
+    with pytest.raises(FhirRejected):
+        client.create(patient("Once"))
+    with pytest.raises(FhirRejected):
+        client.update({**patient("Once"), "id": "abc"})
+    assert len(hapi.requests_to("/fhir/Patient")) == 2
+
+
+def test_a_refused_connection_is_retried_for_reads_only(
+    hapi: Hapi, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import urllib3.connection
+
+    attempts: list[str] = []
+    real_connect = urllib3.connection.connection.create_connection
+
+    def refused(address: Any, *args: Any, **kwargs: Any) -> Any:
+        attempts.append(str(address))
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    client = make_client(retries=2, backoff_factor=0)
+    monkeypatch.setattr(urllib3.connection.connection, "create_connection", refused)
+    with pytest.raises(FhirUnreachable):
+        client.metadata()
+    assert len(attempts) == 3, "a GET is tried again"
+    attempts.clear()
+    with pytest.raises(FhirUnreachable):
+        client.create(patient("Once"))
+    assert len(attempts) == 1, "a POST is sent at most once"
+    monkeypatch.setattr(urllib3.connection.connection, "create_connection", real_connect)
+    assert client.metadata().software_name, "and the client works once connections succeed"
 
 
 def test_retry_after_is_honoured_but_capped() -> None:
@@ -448,6 +522,8 @@ def test_a_valid_link_is_rebuilt_on_the_configured_base(client: FhirClient) -> N
         lambda base: base + "?_getpages=x#frag",
         lambda base: base + "\\@evil.example?_getpages=x",
         lambda base: base + "?_getpages=x\r\nHost: evil",
+        lambda base: base + "?_getpages=x&_getpagesoffset=20&_count=20&_total=accurate",
+        lambda base: base + "/Patient?_count=10&_offset=10&family=smith&_total=accurate",
         lambda base: "file:///etc/passwd",
         lambda base: "",
     ],

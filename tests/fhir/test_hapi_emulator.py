@@ -109,6 +109,27 @@ def test_count_limits_the_page_and_links_carry_pretty_and_format(hapi: Hapi) -> 
     assert next_url.endswith("&_format=json&_pretty=true&_bundletype=searchset")
 
 
+def test_pretty_printing_is_the_default_and_paging_links_say_so(hapi: Hapi) -> None:
+    hapi.app.seed([person(f"Pretty{i}") for i in range(3)])
+
+    def fetch(query: str) -> tuple[str, str]:
+        response = requests.get(
+            f"{hapi.base_url}/Patient?{query}", headers={"Cache-Control": "no-cache"}, timeout=5
+        )
+        bundle = response.json()
+        return response.text, next(x["url"] for x in bundle["link"] if x["relation"] == "next")
+
+    text, next_url = fetch("family=pretty&_count=1")
+    assert "\n  " in text, "the starter pretty-prints by default"
+    assert next_url.endswith("&_count=1&_pretty=true&_bundletype=searchset")
+    followed = requests.get(next_url, timeout=5)
+    assert '"relation": "next"' in followed.text
+    assert "&_pretty=true&" in followed.json()["link"][1]["url"]
+    text, next_url = fetch("family=pretty&_count=1&_pretty=false")
+    assert "\n" not in text
+    assert next_url.endswith("&_count=1&_bundletype=searchset")
+
+
 def test_offset_paging_uses_offset_links(hapi: Hapi) -> None:
     hapi.app.seed([person(f"Off{i}") for i in range(5)])
     bundle = search(hapi, "family=off&_count=2&_offset=2")
