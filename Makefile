@@ -46,5 +46,9 @@ format: install
 migrate: install
 	$(VENV)/bin/flask --app console db upgrade
 
+## The HAPI container's healthcheck probe (compose.dev.yml): rebuild after editing the source.
+docker/hapi/HapiHealthCheck.class: docker/hapi/HapiHealthCheck.java
+	javac --release 17 -Xlint:all -d docker/hapi $<
+
 clean:
 	rm -rf $(VENV) node_modules static/vendor instance .pytest_cache .ruff_cache

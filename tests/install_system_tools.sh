@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian tools some tests need when they are missing: Chromium for the browser
-# tests and docker-compose to validate compose.dev.yml (it parses the file; no engine needed).
+# tests, docker-compose to validate compose.dev.yml (it parses the file; no engine needed) and a
+# JDK for the HAPI healthcheck probe.
 # Idempotent; never downloads a browser build of its own. Always exits 0: the tests that need
 # a missing tool skip (or fail when CI=true) with a clear reason.
 set -u
@@ -9,6 +10,8 @@ CHROMIUM="${CHROMIUM_PATH:-/usr/bin/chromium}"
 missing=()
 [ -x "$CHROMIUM" ] || missing+=(chromium fonts-dejavu-core)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+# A JDK runs and checks the HAPI container's healthcheck probe (docker/hapi/).
+command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
 
 if [ "${#missing[@]}" -eq 0 ]; then
     exit 0
@@ -34,4 +37,5 @@ if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; 
 fi
 [ -x "$CHROMIUM" ] && echo "install_system_tools: $("$CHROMIUM" --version 2>/dev/null || echo chromium) ready"
 command -v docker-compose >/dev/null 2>&1 && echo "install_system_tools: $(docker-compose version --short 2>/dev/null || echo docker-compose) ready"
+command -v javac >/dev/null 2>&1 && echo "install_system_tools: $(javac -version 2>&1) ready"
 exit 0

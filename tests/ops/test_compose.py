@@ -174,12 +174,15 @@ def test_console_waits_for_the_three_databases_but_not_for_hapi_or_ehrbase(servi
     assert depends == {name: {"condition": "service_healthy"} for name in DATABASES}
 
 
-def test_hapi_has_no_healthcheck_that_needs_tools_the_image_lacks(services) -> None:
-    """The HAPI image is distroless: a curl/wget/shell check could never pass."""
-    healthcheck = services["fhir"]["healthcheck"]
-    assert healthcheck == {"disable": True}
-    text = COMPOSE.read_text()
-    assert "distroless" in text and "starting" in text, "the decision is explained in the file"
+def test_hapi_healthcheck_needs_no_tool_the_image_lacks(services) -> None:
+    """The HAPI image is distroless: no shell, curl or wget, only java (see
+    test_hapi_healthcheck.py, which runs the probe)."""
+    test = services["fhir"]["healthcheck"]["test"]
+    assert test[:2] == ["CMD", "java"]
+    assert not {"curl", "wget", "sh", "CMD-SHELL"} & set(test)
+    for mount in services["fhir"]["volumes"]:
+        source = mount.split(":")[0]
+        assert (ROOT / source).exists(), f"fhir mounts a missing {source}"
 
 
 def test_hapi_uses_its_postgresql_database_in_r4(services) -> None:
