@@ -119,11 +119,13 @@ def pg_app_factory(tmp_path: Path, pg_database: Callable[..., str]) -> Callable[
     return build
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def any_app_factory(
     request: pytest.FixtureRequest, app_factory: Callable[..., Flask]
 ) -> Callable[..., Flask]:
-    """Runs a test twice: on SQLite and on PostgreSQL."""
+    """Runs a test twice: on SQLite and on PostgreSQL. The PostgreSQL run carries the
+    ``postgres`` marker (``-m "not postgres"`` leaves it out) and, like every PostgreSQL test,
+    fails rather than skips when CI=true and the server is missing."""
     if request.param == "sqlite":
         return app_factory
     return request.getfixturevalue("pg_app_factory")

@@ -10,12 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from console.admin import keyset
 from console.admin.base import NotFound, transaction
 from console.audit import record_event
+from console.auth import sessions as auth_sessions
 from console.db import db
 from console.db.models import User, UserSession, utcnow
 
@@ -98,6 +99,6 @@ def end_session(session_id: str) -> User:
             "started": row.created_at.isoformat(timespec="seconds"),
             "client_address": row.client_address,
         }
-        db.session.execute(delete(UserSession).where(UserSession.id == session_id))
+        auth_sessions.end_session(session_id)
         record_event("session.end", target_type="user", target_id=user.id, details=details)
         return user

@@ -35,6 +35,7 @@ from console.admin.guards import admin_guard
 from console.admin.user_listing import UserFilter, filter_conditions
 from console.audit import changes, record_event
 from console.auth.password_policy import password_problems
+from console.auth.sessions import end_sessions_of_users
 from console.db import db
 from console.db.models import (
     AuditEvent,
@@ -42,7 +43,6 @@ from console.db.models import (
     Role,
     User,
     UserRole,
-    UserSession,
     utcnow,
 )
 
@@ -90,17 +90,6 @@ def _roles_by_id(role_ids: Sequence[int]) -> list[Role]:
     if len(roles) != len(set(role_ids)):
         raise FieldErrors({"roles": "One of the chosen roles no longer exists; choose again."})
     return roles
-
-
-def _end_sessions(user_ids: Sequence[int]) -> int:
-    ended = 0
-    for chunk in _chunks(list(user_ids)):
-        result = db.session.execute(
-            delete(UserSession).where(UserSession.user_id.in_(chunk)),
-            execution_options={"synchronize_session": False},
-        )
-        ended += result.rowcount or 0  # type: ignore[attr-defined]
-    return ended
 
 
 # --- create -------------------------------------------------------------------------------
@@ -207,7 +196,7 @@ def update_account(
         user.roles = sorted(roles, key=lambda role: role.name)
         user.active = active
         user.updated_at = utcnow()  # always UPDATE the row, so the version moves on
-        ended = _end_sessions([user.id]) if before["active"] and not active else 0
+        ended = end_sessions_of_users([user.id]) if before["active"] and not active else 0
         try:
             guard.check()
         except StaleDataError:
@@ -242,7 +231,7 @@ def reset_account_password(user_id: int, password: str | None) -> str | None:
             if problems:
                 raise FieldErrors({"password": " ".join(problems)})
         reset_password(user, password, must_change=True, audit_action="user.password_reset")
-        _end_sessions([user.id])
+        end_sessions_of_users([user.id])
         return generated
 
 
@@ -278,7 +267,7 @@ def end_account_sessions(user_id: int) -> int:
     """End every session of the user (they must sign in again); how many were ended."""
     with transaction():
         user = get_user(user_id)
-        ended = _end_sessions([user.id])
+        ended = end_sessions_of_users([user.id])
         if ended:
             record_event(
                 "user.sessions_end", target_type="user", target_id=user.id, details={"count": ended}
@@ -484,7 +473,7 @@ def _apply(
                 execution_options={"synchronize_session": False},
             )
     if action.ends_sessions:
-        _end_sessions(ids)
+        end_sessions_of_users(ids)
     db.session.expire_all()
 
     def events() -> Iterator[dict[str, Any]]:

@@ -137,7 +137,6 @@ def verify_second_factor(user: User, code: str) -> str | None:
 
 def complete_sign_in(user: User, method: str) -> None:
     """Sign the user in: clear failures, audit, start a session with a new id and CSRF token."""
-    sessions.purge_expired_sessions()
     lockout.register_success(user)
     user.last_sign_in_at = clock.now()
     record_event(

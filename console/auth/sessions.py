@@ -27,6 +27,7 @@ import hashlib
 import json
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,6 +47,9 @@ from console.db.models import User, UserSession
 COOKIE_NAME = "quill_session"
 SECURE_COOKIE_NAME = "__Host-quill_session"
 TOUCH_INTERVAL = timedelta(seconds=60)
+PURGE_INTERVAL = timedelta(minutes=5)
+PURGE_BATCH = 500
+ID_CHUNK = 500
 USER_KEY = "_user_id"
 CREDENTIALS_KEY = "_credentials"
 FLASHES_KEY = "_flashes"
@@ -96,6 +100,18 @@ class Timeouts:
         return min(last_seen_at + self.idle, created_at + self.absolute)
 
 
+@dataclass(frozen=True)
+class Ending:
+    """A stored session found dead during a request (expired, or its user may no longer use
+    it): its row is deleted and the audit event written when the request's session is saved,
+    in one transaction, by which time the request has its id for the audit trail."""
+
+    sid: str
+    user_id: int | None
+    action: str
+    reason: str
+
+
 class ServerSession(SecureCookieSession):
     """The session of one request, backed by a ``user_sessions`` row once it holds anything."""
 
@@ -119,6 +135,7 @@ class ServerSession(SecureCookieSession):
         self.skip = skip
         self.rotate = False
         self.restart = False
+        self.endings: list[Ending] = []
 
     def regenerate(self, *, new_sign_in: bool = False) -> None:
         """Give this session a new id at the end of the request; the old one stops working.
@@ -135,6 +152,9 @@ class ServerSessionInterface(SessionInterface):
     """Loads and stores ``ServerSession`` objects in the auth database."""
 
     serializer = session_json_serializer
+
+    def __init__(self) -> None:
+        self.last_purge: datetime | None = None
 
     def get_cookie_name(self, app: Flask) -> str:
         """``__Host-quill_session`` over HTTPS, ``quill_session`` otherwise."""
@@ -180,20 +200,10 @@ class ServerSessionInterface(SessionInterface):
         now = clock.now()
         reason = Timeouts.from_settings().expiry_reason(row.created_at, row.last_seen_at, now)
         if reason:
-            db.session.execute(delete(UserSession).where(UserSession.id == sid))
             fresh = ServerSession(had_cookie=True)
+            fresh.endings.append(Ending(sid, row.user_id, "auth.session_expired", reason))
             if row.user_id is not None:
-                user = db.session.get(User, row.user_id)
-                if user is not None:
-                    record_event(
-                        "auth.session_expired",
-                        target_type="user",
-                        target_id=user.id,
-                        actor=user,
-                        details={"reason": reason},
-                    )
                 fresh[FLASHES_KEY] = [("info", EXPIRY_MESSAGES[reason])]
-            db.session.commit()
             return fresh
         data = self.serializer.loads(json.dumps(row.data or {}))
         return ServerSession(
@@ -220,6 +230,7 @@ class ServerSessionInterface(SessionInterface):
     def _save(self, app: Flask, session: ServerSession, response: Response) -> None:
         now = clock.now()
         name = self.get_cookie_name(app)
+        _record_endings(session)
         if session.rotate and session.sid is not None:
             db.session.execute(delete(UserSession).where(UserSession.id == session.sid))
             session.sid = None
@@ -301,9 +312,39 @@ class ServerSessionInterface(SessionInterface):
             httponly=True,
             samesite=self.get_cookie_samesite(app),
         )
+        self._purge_now_and_then(app, now)
+
+    def _purge_now_and_then(self, app: Flask, now: datetime) -> None:
+        """Remove a batch of expired rows (signed-in and anonymous alike) when a new session
+        starts, at most once per ``PURGE_INTERVAL`` per process; a failure only logs."""
+        if self.last_purge is not None and now - self.last_purge < PURGE_INTERVAL:
+            return
+        self.last_purge = now
+        try:
+            purge_expired_sessions()
+            db.session.commit()
+        except SQLAlchemyError:
+            db.session.rollback()
+            app.logger.exception("could not remove expired sessions")
 
     def _encode(self, session: ServerSession) -> dict[str, Any]:
         return json.loads(self.serializer.dumps(dict(session)))
+
+
+def _record_endings(session: ServerSession) -> None:
+    """Delete the rows of sessions found dead in this request and audit each (not committed)."""
+    for ending in session.endings:
+        gone = db.session.execute(delete(UserSession).where(UserSession.id == ending.sid))
+        user = db.session.get(User, ending.user_id) if ending.user_id is not None else None
+        if user is not None and gone.rowcount:  # type: ignore[attr-defined]
+            record_event(
+                ending.action,
+                target_type="user",
+                target_id=user.id,
+                actor=user,
+                details={"reason": ending.reason},
+            )
+    session.endings.clear()
 
 
 def _user_id_of(session: ServerSession) -> int | None:
@@ -357,21 +398,14 @@ def load_session_user(user_id: str) -> User | None:
 
 
 def end_current_session(user: User | None, *, reason: str) -> None:
-    """End this request's session at once (row deleted, audited); the request goes on anonymous."""
+    """End this request's session: the request goes on anonymous at once; the row is deleted and
+    the ending audited when the session is saved at the end of the request."""
     current = current_session()
     if current is None:
         return
     if current.sid is not None:
-        db.session.execute(delete(UserSession).where(UserSession.id == current.sid))
-    if user is not None:
-        record_event(
-            "auth.session_ended",
-            target_type="user",
-            target_id=user.id,
-            actor=user,
-            details={"reason": reason},
-        )
-    db.session.commit()
+        ending = Ending(current.sid, user.id if user else None, "auth.session_ended", reason)
+        current.endings.append(ending)
     current.clear()
     current.sid = current.created_at = None
     current[FLASHES_KEY] = [("info", ENDED_MESSAGE)]
@@ -437,14 +471,28 @@ def end_session(session_id: str, *, user_id: int | None = None) -> bool:
 
 def end_user_sessions(user_id: int, *, keep_session_id: str | None = None) -> int:
     """Delete every session of a user (except ``keep_session_id``); returns how many."""
-    query = delete(UserSession).where(UserSession.user_id == user_id)
-    if keep_session_id is not None:
-        query = query.where(UserSession.id != keep_session_id)
-    return db.session.execute(query).rowcount or 0
+    return end_sessions_of_users([user_id], keep_session_id=keep_session_id)
 
 
-def purge_expired_sessions(limit: int = 500) -> int:
-    """Remove rows past their expiry (auditing users' sessions as expired); returns how many."""
+def end_sessions_of_users(user_ids: Iterable[int], *, keep_session_id: str | None = None) -> int:
+    """Delete every session of these users (except ``keep_session_id``), in chunks so any number
+    of users fits one statement's parameter limit; returns how many. The caller audits and
+    commits. Each browser is signed out on its next request."""
+    ids = list(user_ids)
+    ended = 0
+    for start in range(0, len(ids), ID_CHUNK):
+        query = delete(UserSession).where(UserSession.user_id.in_(ids[start : start + ID_CHUNK]))
+        if keep_session_id is not None:
+            query = query.where(UserSession.id != keep_session_id)
+        result = db.session.execute(query, execution_options={"synchronize_session": False})
+        ended += result.rowcount or 0  # type: ignore[attr-defined]
+    return ended
+
+
+def purge_expired_sessions(limit: int = PURGE_BATCH) -> int:
+    """Remove up to ``limit`` rows past their expiry, signed-in and anonymous, auditing each
+    user's session as expired; returns how many. The caller commits. Rows another console
+    instance is purging at the same moment are skipped (PostgreSQL), so none is audited twice."""
     now = clock.now()
     timeouts = Timeouts.from_settings()
     rows = db.session.execute(
@@ -452,7 +500,9 @@ def purge_expired_sessions(limit: int = 500) -> int:
             UserSession.id, UserSession.user_id, UserSession.created_at, UserSession.last_seen_at
         )
         .where(UserSession.expires_at <= now)
+        .order_by(UserSession.expires_at)
         .limit(limit)
+        .with_for_update(skip_locked=True)
     ).all()
     if not rows:
         return 0
@@ -488,6 +538,7 @@ __all__ = [
     "Timeouts",
     "current_session_id",
     "end_session",
+    "end_sessions_of_users",
     "end_user_sessions",
     "list_sessions",
     "load_session_user",

@@ -6,6 +6,7 @@ from flask import Flask
 from flask_login import LoginManager
 
 from console.auth import sessions
+from console.auth.cli import sessions_cli
 from console.auth.required_actions import enforce_required_actions
 from console.db.models import User
 
@@ -28,8 +29,10 @@ def _load_user(user_id: str) -> User | None:
 
 
 def init_app(app: Flask) -> None:
-    """Install the server-side sessions, the login manager and the required-actions hook."""
+    """Install the server-side sessions, the login manager, the required-actions hook and the
+    ``flask sessions`` commands."""
     app.config.setdefault("AUTH_RATE_LIMIT", DEFAULT_SIGN_IN_RATE_LIMIT)
     sessions.init_app(app)
     login_manager.init_app(app)
     app.before_request(enforce_required_actions)
+    app.cli.add_command(sessions_cli)

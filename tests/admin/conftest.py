@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -140,14 +140,3 @@ def signed_in(app: Flask, username: str, roles: tuple[str, ...]) -> Admin:
 def admin(app: Flask) -> Admin:
     """A signed-in System administrator on a fresh SQLite database."""
     return signed_in(app, "root", ("System administrator",))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def both_databases(
-    request: pytest.FixtureRequest, app_factory: Callable[..., Flask]
-) -> Callable[..., Flask]:
-    """Like ``any_app_factory`` (SQLite, then PostgreSQL), with the PostgreSQL run marked
-    ``postgres`` so ``-m "not postgres"`` leaves it out."""
-    if request.param == "sqlite":
-        return app_factory
-    return request.getfixturevalue("pg_app_factory")

@@ -67,9 +67,9 @@ def _bulk_over_filter(app: Flask, admin: Admin) -> None:
 
 
 def test_bulk_action_over_a_filter_touches_exactly_the_matching_rows(
-    both_databases: Callable[..., Flask],
+    any_app_factory: Callable[..., Flask],
 ) -> None:
-    app = both_databases()
+    app = any_app_factory()
     _bulk_over_filter(app, signed_in(app, "root", ("System administrator",)))
 
 
@@ -183,9 +183,9 @@ def _last_admin_bulk(app: Flask, admin: Admin) -> None:
 
 
 def test_bulk_actions_cannot_remove_the_last_administrator(
-    both_databases: Callable[..., Flask],
+    any_app_factory: Callable[..., Flask],
 ) -> None:
-    app = both_databases()
+    app = any_app_factory()
     _last_admin_bulk(app, signed_in(app, "root", ("System administrator",)))
 
 

@@ -98,9 +98,9 @@ def _last_admin_role(app: Flask, admin: Admin) -> None:
 
 
 def test_users_manage_cannot_leave_the_last_role_giving_it_to_an_active_user(
-    both_databases: Callable[..., Flask],
+    any_app_factory: Callable[..., Flask],
 ) -> None:
-    app = both_databases()
+    app = any_app_factory()
     _last_admin_role(app, signed_in(app, "root", ("System administrator", "Auditor")))
 
 

@@ -174,9 +174,9 @@ def _conflict(app: Flask, admin: Admin) -> None:
 
 
 def test_a_stale_edit_gets_a_conflict_and_overwrites_nothing(
-    both_databases: Callable[..., Flask],
+    any_app_factory: Callable[..., Flask],
 ) -> None:
-    app = both_databases()
+    app = any_app_factory()
     _conflict(app, signed_in(app, "root", ("System administrator",)))
 
 
@@ -235,9 +235,9 @@ def _last_admin_edit(app: Flask, admin: Admin) -> None:
 
 
 def test_the_last_administrator_cannot_be_demoted_or_disabled(
-    both_databases: Callable[..., Flask],
+    any_app_factory: Callable[..., Flask],
 ) -> None:
-    app = both_databases()
+    app = any_app_factory()
     _last_admin_edit(app, signed_in(app, "root", ("System administrator",)))
 
 

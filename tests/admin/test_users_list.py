@@ -186,8 +186,8 @@ def test_keyset_pages_with_concurrent_inserts_on_postgresql(
     _pagination_with_concurrent_inserts(app, signed_in(app, "root", ("System administrator",)))
 
 
-def test_search_and_sort_on_postgresql_and_sqlite(both_databases: Callable[..., Flask]) -> None:
-    app = both_databases()
+def test_search_and_sort_on_postgresql_and_sqlite(any_app_factory: Callable[..., Flask]) -> None:
+    app = any_app_factory()
     admin = signed_in(app, "root", ("System administrator",))
     insert_users(
         app,

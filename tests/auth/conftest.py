@@ -33,18 +33,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     return fake
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_app_factory(
-    request: pytest.FixtureRequest, app_factory: Callable[..., Flask]
-) -> Callable[..., Flask]:
-    """Like ``any_app_factory``: the test runs on SQLite and on PostgreSQL, the PostgreSQL run
-    carrying the ``postgres`` marker (so ``-m "not postgres"`` leaves it out)."""
-    if request.param == "sqlite":
-        return app_factory
-    return request.getfixturevalue("pg_app_factory")
-
-
 @pytest.fixture
-def db_app(db_app_factory: Callable[..., Flask]) -> Flask:
+def db_app(any_app_factory: Callable[..., Flask]) -> Flask:
     """A console on SQLite, then on PostgreSQL."""
-    return db_app_factory()
+    return any_app_factory()

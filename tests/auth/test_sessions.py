@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -385,3 +387,80 @@ def test_expired_rows_are_purged_at_sign_in(
     sign_in(app.test_client(), "bob")
     assert session_rows(app, user_id) == []
     assert [e.target_id for e in audit_rows(app, "auth.session_expired")] == [str(user_id)]
+
+
+def test_ended_and_expired_sessions_are_audited_with_the_request_id(
+    db_app: Flask, clock: FakeClock
+) -> None:
+    user_id = make_user(db_app, "alice")
+    client = db_app.test_client()
+    sign_in(client, "alice")
+    clock.advance(minutes=16)
+    response = client.get("/", headers={"X-Request-ID": "expiry-0001"})
+    assert response.status_code == 302 and response.headers["X-Request-ID"] == "expiry-0001"
+    [expired] = audit_rows(db_app, "auth.session_expired")
+    assert expired.request_id == "expiry-0001" and expired.target_id == str(user_id)
+
+    sign_in(client, "alice")
+    _update_user(db_app, user_id, active=False)
+    response = client.get("/")  # no id from the caller: the console's own id is recorded
+    assert response.status_code == 302
+    [ended] = audit_rows(db_app, "auth.session_ended")
+    assert ended.request_id == response.headers["X-Request-ID"]
+    assert ended.request_id and ended.details == {"reason": "user disabled"}
+    assert session_rows(db_app, user_id) == []
+
+
+def _stored_session(app: Flask, user_id: int | None, *, expired: bool) -> str:
+    """A session row that expired a minute ago (or expires in an hour); its id."""
+    now = datetime.now(UTC)
+    sid = hashlib.sha256(uuid.uuid4().bytes).hexdigest()
+    with app.app_context():
+        db.session.add(
+            UserSession(
+                id=sid,
+                user_id=user_id,
+                data={"csrf_token": "x"},
+                created_at=now - timedelta(hours=2),
+                last_seen_at=now - timedelta(minutes=20 if expired else 1),
+                expires_at=now + (timedelta(minutes=-1) if expired else timedelta(hours=1)),
+            )
+        )
+        db.session.commit()
+    return sid
+
+
+def test_expired_anonymous_and_signed_in_rows_are_purged_as_new_sessions_start(
+    app: Flask, clock: FakeClock
+) -> None:
+    user_id = make_user(app, "alice")
+    stale = {_stored_session(app, None, expired=True), _stored_session(app, user_id, expired=True)}
+    live = _stored_session(app, user_id, expired=False)
+    csrf_token(app.test_client())  # a visitor's first page starts a session: the purge runs
+    remaining = {row.id for row in session_rows(app)}
+    assert live in remaining and not remaining & stale
+    [event] = audit_rows(app, "auth.session_expired")
+    assert event.target_id == str(user_id) and event.details == {"reason": "idle"}
+
+    # At most once every few minutes per process, so busy sign-in pages stay cheap.
+    later = _stored_session(app, None, expired=True)
+    csrf_token(app.test_client())
+    assert later in {row.id for row in session_rows(app)}
+    clock.advance(minutes=5)
+    csrf_token(app.test_client())
+    assert later not in {row.id for row in session_rows(app)}
+
+
+def test_the_purge_command_removes_every_expired_session(db_app: Flask) -> None:
+    user_id = make_user(db_app, "alice")
+    for _ in range(3):
+        _stored_session(db_app, None, expired=True)
+    _stored_session(db_app, user_id, expired=True)
+    live = _stored_session(db_app, user_id, expired=False)
+    result = db_app.test_cli_runner().invoke(args=["sessions", "purge-expired"])
+    assert result.exit_code == 0, result.output
+    assert "Removed 4 expired sessions." in result.output
+    assert [row.id for row in session_rows(db_app)] == [live]
+    assert [e.target_id for e in audit_rows(db_app, "auth.session_expired")] == [str(user_id)]
+    again = db_app.test_cli_runner().invoke(args=["sessions", "purge-expired"])
+    assert "Removed 0 expired sessions." in again.output
