@@ -90,6 +90,20 @@ def test_template_example_follows_the_letter_template(target: Target) -> None:
     assert f"{lt.FLAT_CONTENT}/body" in example
 
 
+def test_the_web_template_and_the_opt_come_back_for_the_letter_template(
+    target: Target,
+) -> None:
+    client = with_template(target)
+    web = client.get_web_template(lt.TEMPLATE_ID)
+    assert web["templateId"] == lt.TEMPLATE_ID
+    assert web["tree"]["id"] == lt.FLAT_ROOT  # the FLAT paths the console writes start here
+    opt = client.get_template_opt(lt.TEMPLATE_ID)
+    assert f"<value>{lt.TEMPLATE_ID}</value>" in opt
+    with pytest.raises(errors.EhrbaseNotFound) as caught:
+        client.get_web_template(f"No such template {uuid.uuid4().hex[:8]}.v1")
+    assert caught.value.status == 404 and caught.value.diagnostics
+
+
 def test_a_subject_without_an_ehr_is_not_an_error(target: Target) -> None:
     assert target.client().find_ehr(subject(), "fhir") is None
 
