@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 
+import psycopg
+import pytest
 from flask import Flask
+from psycopg import sql
 
+from tests.conftest import PG_ADMIN_DSN, require_postgres
 from tests.emulators.server import EmulatorServer
 from tests.ops.conftest import signed_in_client
 
@@ -200,3 +205,69 @@ def test_the_status_page_is_in_the_administrators_navigation(
     assert 'href="/status"' in admin.get("/").get_data(as_text=True)
     clinician = signed_in_client(app, "clara", ("Clinician",))
     assert 'href="/status"' not in clinician.get("/").get_data(as_text=True)
+
+
+# -- read-only health credentials: the FHIR database checked directly (PostgreSQL) ---------------
+
+
+@pytest.fixture
+def health_role() -> Iterator[str]:
+    """A login role with nothing but CONNECT, as an operator would create for health checks."""
+    require_postgres()
+    role = f"quill_health_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'health-pw-5150'").format(sql.Identifier(role))
+        )
+    yield role
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def _fhir_database_environ() -> dict[str, str]:
+    server = psycopg.conninfo.conninfo_to_dict(PG_ADMIN_DSN)
+    return {
+        "CONSOLE_ENV": "testing",
+        "FHIR_DB_NAME": str(server.get("dbname", "postgres")),
+        "FHIR_DB_USER": "hapi_user",
+        "FHIR_DB_HOST": str(server.get("host", "127.0.0.1")),
+        "FHIR_DB_PORT": str(server.get("port", "5432")),
+    }
+
+
+@pytest.mark.postgres
+def test_with_health_credentials_the_fhir_database_is_checked_directly(
+    stack_app: Callable[..., Flask], health_role: str
+) -> None:
+    app = stack_app(
+        ENVIRON=_fhir_database_environ(),
+        FHIR_DB_HEALTH_USER=health_role,
+        FHIR_DB_HEALTH_PASSWORD="health-pw-5150",
+    )
+    html = _admin_page(app)
+    row = _row(html, "fhir_db")
+    assert _state(html, "fhir_db") == "up"
+    assert f"Checked directly as the read-only health user {health_role}" in row
+    assert re.search(r"PostgreSQL \d+", row), "the server's own version"
+    assert "no credentials" not in row
+    assert "health-pw-5150" not in html
+    # The EHRbase database has no health credentials: still derived from EHRbase.
+    assert "The console has no credentials for this database" in _row(html, "ehrbase_db")
+
+
+@pytest.mark.postgres
+def test_health_credentials_that_cannot_connect_make_the_row_down(
+    stack_app: Callable[..., Flask],
+) -> None:
+    require_postgres()
+    app = stack_app(
+        ENVIRON=_fhir_database_environ(),
+        FHIR_DB_HEALTH_USER="no_such_health_role",
+        FHIR_DB_HEALTH_PASSWORD="health-pw-5150",
+    )
+    html = _admin_page(app)
+    row = _row(html, "fhir_db")
+    assert _state(html, "fhir_db") == "down"
+    assert "Cannot connect to" in row and "as the health user no_such_health_role" in row
+    assert "health-pw-5150" not in html
+    assert "Something the console needs is not answering." in html
