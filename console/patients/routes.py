@@ -24,6 +24,7 @@ from console.fhir.errors import (
     FhirUnavailable,
 )
 from console.fhir.models import FHIR_ID
+from console.fhir.search import PatientSearch
 from console.patients import bp
 from console.patients.query import GENDERS, parse_search
 from console.patients.services import (
@@ -32,7 +33,6 @@ from console.patients.services import (
     search_patients,
     view_patient,
 )
-from console.patients.upstream import fhir_client
 from console.permissions import require_permission
 
 SEARCH_FIELDS = ("q", "dob", "gender", "postcode")
@@ -74,6 +74,7 @@ def search() -> ResponseReturnValue:
         "previous_url": None,
         "retry_url": _search_url(state, token),
         "searched": False,
+        "link_error": None,
     }
     status = 200
     if parsed.ready:
@@ -85,12 +86,12 @@ def search() -> ResponseReturnValue:
         else:
             context["result"] = result
             context["searched"] = True
-            if result.page is not None:
-                base_url = fhir_client().base_url
-                next_token = page_token(result.page.next_url, base_url)
-                previous_token = page_token(result.page.previous_url, base_url)
-                context["next_url"] = next_token and _search_url(state, next_token)
-                context["previous_url"] = previous_token and _search_url(state, previous_token)
+            if result.page is not None and parsed.search is not None:
+                for key, link in (
+                    ("next_url", result.page.next_url),
+                    ("previous_url", result.page.previous_url),
+                ):
+                    context[key] = _page_url(state, link, parsed.search, context)
             elif result.error is not None:
                 status = _status_for(result.error)
                 if isinstance(result.error, (FhirSearchExpired, FhirInvalidLink)):
@@ -101,6 +102,25 @@ def search() -> ResponseReturnValue:
         # htmx swaps only successful answers; the fragment explains any problem itself.
         return render_template("patients/_results.html", **context)
     return render_template("patients/search.html", **context), status
+
+
+def _page_url(
+    state: dict[str, str], link: str | None, search: PatientSearch, context: dict[str, object]
+) -> str | None:
+    """The console URL of a results page, or None; a link the SSRF guard refuses is reported
+    in ``context["link_error"]`` rather than dropped silently."""
+    try:
+        token = page_token(link, search)
+    except FhirInvalidLink as exc:
+        context["link_error"] = {
+            "message": "More results may exist, but the patient record service gave a "
+            "results-page address that is not its own, so the console did not follow it. "
+            "Narrow the search, or tell the system administrator.",
+            "diagnostics": exc.diagnostics,
+            "retryable": False,
+        }
+        return None
+    return _search_url(state, token) if token else None
 
 
 @bp.get("/<patient_id>")
@@ -119,7 +139,7 @@ def patient(patient_id: str) -> ResponseReturnValue:
         ), 503
     except FhirError as exc:
         return _patient_error(exc, retry_url)
-    resource_json = json.dumps(view.raw, indent=2, ensure_ascii=False, sort_keys=False)
+    resource_json = _pretty_json(view.raw)
     return render_template(
         "patients/patient.html",
         patient=view,
@@ -127,6 +147,14 @@ def patient(patient_id: str) -> ResponseReturnValue:
         today=date.today(),
         search_url=url_for("patients.search"),
     )
+
+
+def _pretty_json(resource: dict[str, object]) -> str:
+    """The resource as indented JSON for the "FHIR resource" panel."""
+    try:
+        return json.dumps(resource, indent=2, ensure_ascii=False)
+    except (RecursionError, ValueError, TypeError):
+        return "The resource is too deeply nested to show here."
 
 
 def _patient_error(error: FhirError, retry_url: str) -> ResponseReturnValue:

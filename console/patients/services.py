@@ -8,16 +8,21 @@ are audited too, with outcome ``failure``.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
+from hashlib import sha256
 from typing import Any
 
+from flask import current_app
+from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy.exc import SQLAlchemyError
 
 from console.audit import record_event
 from console.db import db
 from console.fhir.errors import FhirError, FhirInvalidLink
 from console.fhir.models import PatientView, SearchPage
+from console.fhir.search import PatientSearch
 from console.patients.query import ParsedSearch
 from console.patients.upstream import fhir_client, page_size
 
@@ -25,6 +30,7 @@ log = logging.getLogger(__name__)
 
 SEARCH_ACTION = "patient.search"
 VIEW_ACTION = "patient.view"
+PAGE_TOKEN_SALT = "patients.results-page"  # noqa: S105  (a signing namespace, not a secret)
 
 
 class AuditUnavailable(Exception):
@@ -45,33 +51,64 @@ class SearchResult:
     paged: bool = False
 
 
-def page_token(link: str | None, base_url: str) -> str | None:
-    """The part of a Bundle paging link after the FHIR base, to carry in the console's URL.
+def _token_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt=PAGE_TOKEN_SALT)
 
-    Only links on the configured server get a token; the FHIR server's address itself never
-    reaches the browser.
+
+def _fingerprint(search: PatientSearch) -> str:
+    """A short digest of the FHIR parameters a search sends."""
+    return sha256(json.dumps(search.params()).encode()).hexdigest()[:16]
+
+
+def page_token(link: str | None, search: PatientSearch) -> str | None:
+    """A signed token for a Bundle paging link, to carry in the console's URL (None for no link).
+
+    The link is checked by the client's SSRF guard first (``FhirInvalidLink`` if it points
+    anywhere but the configured server). The token holds only the part after the FHIR base, so
+    the server's address never reaches the browser, and it is bound to ``search``: it cannot be
+    altered, nor replayed with other criteria (so the audit row names the search really run).
     """
-    if not link or not link.startswith(base_url):
+    if not link:
         return None
-    rest = link[len(base_url) :]
-    return rest if rest.startswith(("?", "/Patient?")) else None
+    client = fhir_client()
+    url = client.check_link(link)
+    return _token_serializer().dumps({"l": url[len(client.base_url) :], "s": _fingerprint(search)})
+
+
+def link_from_token(token: str, search: PatientSearch) -> str:
+    """The paging link (after the FHIR base) a ``page_token`` carries; ``FhirInvalidLink`` if
+    the token was altered, forged, or issued for another search."""
+    try:
+        data = _token_serializer().loads(token)
+    except BadData:
+        raise FhirInvalidLink(
+            diagnostics="The results page token was not issued by this console, or was altered."
+        ) from None
+    if not isinstance(data, dict) or not isinstance(data.get("l"), str):
+        raise FhirInvalidLink(diagnostics="The results page token holds no link.")
+    if data.get("s") != _fingerprint(search):
+        raise FhirInvalidLink(
+            diagnostics="The results page token belongs to a different search than the one "
+            "in the address."
+        )
+    return data["l"]
 
 
 def search_patients(parsed: ParsedSearch, token: str | None = None) -> SearchResult:
     """Run a search (or follow a results-page token), audit it and commit.
 
-    ``parsed`` must be ready. ``token`` comes from ``page_token`` via the URL; it is checked by
-    the client's SSRF guard before any request.
+    ``parsed`` must be ready. ``token`` comes from ``page_token`` via the URL; its signature,
+    its search and then the client's SSRF guard are checked before any request.
     """
     if not parsed.ready or parsed.search is None:
         raise ValueError("nothing to search for")
     result: SearchResult
+    link = ""
     try:
         client = fhir_client()
         if token:
-            if not token.startswith(("?", "/Patient?")):
-                raise FhirInvalidLink(diagnostics="The results page token is not a FHIR link.")
-            page = client.page(client.base_url + token)
+            link = link_from_token(token, parsed.search)
+            page = client.page(client.base_url + link)
         else:
             page = client.search_patients(parsed.search, count=page_size())
         result = SearchResult(page=page, paged=bool(token))
@@ -79,7 +116,7 @@ def search_patients(parsed: ParsedSearch, token: str | None = None) -> SearchRes
         result = SearchResult(error=exc, paged=bool(token))
     details: dict[str, Any] = {"criteria": parsed.search.criteria(), "kind": parsed.kind}
     if token:
-        details["page"] = token[:200]
+        details["page"] = link[:200] if link else "(not a valid results page link)"
     if result.page is not None:
         details["results"] = len(result.page.patients)
     if result.error is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -217,6 +218,10 @@ def test_paging_through_three_pages_by_the_bundle_links(
     assert pages == 3
     assert seen == ["PAGE0", "PAGE1", "PAGE2", "PAGE3", "PAGE4"]
     assert len(hapi.requests_to("/fhir")) == 3, "one upstream request per results page"
+    rows = audit_rows(console, "patient.search")
+    assert [row.details["criteria"] for row in rows] == [{"name": "page"}] * 3  # type: ignore[index]
+    assert "page" not in (rows[0].details or {})
+    assert all(row.details["page"].startswith("?_getpages=") for row in rows[1:])  # type: ignore[index]
     last = body(clinician.get(url or re.sub(r"&amp;", "&", "/patients/?q=page")))
     assert "PAGE0" in last
     previous = re.search(r'<a href="([^"]+)"[^>]*>Previous page</a>', page)
@@ -244,11 +249,80 @@ def test_a_tampered_page_link_is_refused_without_an_upstream_request(
     assert hapi.requests_to() == []
 
 
-def test_an_expired_results_page(clinician: FlaskClient, hapi: Hapi) -> None:
-    response = clinician.get(
-        "/patients/",
-        query_string={"q": "jones", "page": "?_getpages=gone&_getpagesoffset=2&_count=2"},
+def mint_token(app: Flask, link: str, q: str = "jones") -> str:
+    """A results-page token as the console issues it, for ``link`` and the search ``q``."""
+    from console.patients.query import parse_search
+    from console.patients.services import page_token
+
+    search = parse_search(q).search
+    assert search is not None
+    with app.test_request_context():
+        token = page_token(link, search)
+    assert token
+    return token
+
+
+def test_a_page_token_for_another_search_is_refused_and_audited(
+    console: Flask, clinician: FlaskClient, hapi: Hapi
+) -> None:
+    hapi.app.seed([person(f"Smith{i}") for i in range(3)])
+    link = f"{hapi.base_url}?_getpages=abc&_getpagesoffset=2&_count=2&_bundletype=searchset"
+    token = mint_token(console, link, q="smith")
+    response = clinician.get("/patients/", query_string={"q": "jones", "page": token})
+    assert response.status_code == 400
+    assert "results page link is not valid" in body(response)
+    assert "belongs to a different search" in body(response)
+    assert hapi.requests_to() == [], "the audit row can never name a search other than the one run"
+    [row] = audit_rows(console, "patient.search")
+    assert row.outcome == "failure"
+    assert row.details is not None and row.details["criteria"] == {"name": "jones"}
+    assert row.details["page"] == "(not a valid results page link)"
+
+
+def test_a_correctly_signed_token_off_the_server_is_still_refused(
+    console: Flask, clinician: FlaskClient, hapi: Hapi
+) -> None:
+    from itsdangerous import URLSafeSerializer
+
+    from console.patients.query import parse_search
+    from console.patients.services import PAGE_TOKEN_SALT, _fingerprint
+
+    search = parse_search("jones").search
+    assert search is not None
+    forged = URLSafeSerializer(console.secret_key, salt=PAGE_TOKEN_SALT).dumps(
+        {"l": "/../admin?_getpages=x", "s": _fingerprint(search)}
     )
+    response = clinician.get("/patients/", query_string={"q": "jones", "page": forged})
+    assert response.status_code == 400
+    assert hapi.requests_to() == []
+
+
+def test_a_next_link_to_another_server_is_reported_not_dropped(
+    clinician: FlaskClient, hapi: Hapi
+) -> None:
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "link": [
+            {"relation": "self", "url": f"{hapi.base_url}/Patient?name=jones"},
+            {"relation": "next", "url": "http://169.254.169.254/fhir?_getpages=x"},
+        ],
+        "entry": [{"resource": {**mary(), "id": "1000"}, "search": {"mode": "match"}}],
+    }
+    hapi.server.set_faults(
+        status=200, body=json.dumps(bundle), content_type="application/fhir+json"
+    )
+    page = body(clinician.get("/patients/?q=jones"))
+    assert "JONES, Mary Anne (Mrs)" in page
+    assert "Further pages are not available" in page
+    assert "169.254.169.254" in page[page.index("Technical details") :], "diagnostics say why"
+    assert "Next page" not in page
+    assert len(hapi.requests_to()) == 1, "the foreign link was not followed"
+
+
+def test_an_expired_results_page(console: Flask, clinician: FlaskClient, hapi: Hapi) -> None:
+    token = mint_token(console, f"{hapi.base_url}?_getpages=gone&_getpagesoffset=2&_count=2")
+    response = clinician.get("/patients/", query_string={"q": "jones", "page": token})
     assert response.status_code == 410
     page = body(response)
     assert "These search results have expired" in page
@@ -355,14 +429,14 @@ def test_a_hanging_server_times_out(console: Flask, clinician: FlaskClient, hapi
     assert "took too long to answer" in body(response)
 
 
-def test_the_breaker_stops_calling_a_failing_server(
+def test_the_breaker_stops_calling_a_failing_server_then_recovers(
     app_factory: Callable[..., Flask], hapi: Hapi
 ) -> None:
     app = app_factory(
         FHIR_SERVER_URL=hapi.base_url,
         FHIR_RETRIES=0,
         FHIR_BREAKER_THRESHOLD=2,
-        FHIR_BREAKER_RESET_S=60,
+        FHIR_BREAKER_RESET_S=0.5,
     )
     from tests.helpers import make_user, sign_in
 
@@ -373,9 +447,18 @@ def test_the_breaker_stops_calling_a_failing_server(
     for _ in range(2):
         client.get("/patients/?q=jones")
     sent = len(hapi.requests_to())
-    page = body(client.get("/patients/?q=jones"))
-    assert "pausing requests" in page
+    response = client.get("/patients/?q=jones")
+    assert response.status_code == 503
+    assert "pausing requests" in body(response) and "Try again" in body(response)
+    assert "No patients match" not in body(response)
     assert len(hapi.requests_to()) == sent
+    hapi.server.clear_faults()
+    hapi.app.seed([mary()])
+    time.sleep(0.6)
+    recovered = client.get("/patients/?q=jones")
+    assert recovered.status_code == 200
+    assert "JONES, Mary Anne (Mrs)" in body(recovered)
+    assert len(hapi.requests_to()) == sent + 1, "one trial request closed the breaker"
 
 
 def test_no_fhir_server_configured(app_factory: Callable[..., Flask]) -> None:
@@ -416,6 +499,49 @@ def test_patient_page_shows_the_banner_and_details(clinician: FlaskClient, hapi:
         '<details class="fhir-resource">' in page
         and "&#34;resourceType&#34;: &#34;Patient&#34;" in page
     )
+
+
+def test_the_patient_page_costs_one_fhir_request(clinician: FlaskClient, hapi: Hapi) -> None:
+    [pid] = hapi.app.seed([mary()])
+    hapi.server.injector.reset_counts()
+    assert clinician.get(f"/patients/{pid}").status_code == 200
+    assert hapi.requests_to() == [("GET", f"/fhir/Patient/{pid}")]
+
+
+def test_identifiers_are_labelled_by_known_system_else_the_raw_system(
+    clinician: FlaskClient, hapi: Hapi
+) -> None:
+    patient = mary()
+    patient["identifier"] += [
+        {"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "Y90001"},
+        {"system": "urn:oid:2.16.840.1.113883.2.1.3.2.4.18.23", "value": "LOCAL-7"},
+    ]
+    [pid] = hapi.app.seed([patient])
+    page = body(clinician.get(f"/patients/{pid}"))
+    assert "<dt>NHS number</dt>\n      <dd>401 023 2137" in page
+    assert "<dt>ODS organisation code</dt>" in page
+    assert "<dt>urn:oid:2.16.840.1.113883.2.1.3.2.4.18.23</dt>" in page and "LOCAL-7" in page
+
+
+def test_pages_are_not_cached_and_htmx_keeps_no_history_copy(
+    clinician: FlaskClient, hapi: Hapi
+) -> None:
+    [pid] = hapi.app.seed([mary()])
+    gone = hapi.app.seed([person("Gone")])[0]
+    hapi.app.delete("Patient", gone)
+    for url, headers in [
+        ("/patients/", {}),
+        ("/patients/?q=jones", {}),
+        ("/patients/?q=jones", HX),
+        ("/patients/?q=9434765918", {}),
+        (f"/patients/{pid}", {}),
+        (f"/patients/{gone}", {}),
+        ("/patients/404404", {}),
+    ]:
+        response = clinician.get(url, headers=headers)
+        assert response.headers["Cache-Control"] == "no-store", url
+        if not headers:
+            assert '"historyCacheSize": 0' in body(response), url
 
 
 def test_missing_values_read_not_known(clinician: FlaskClient, hapi: Hapi) -> None:
@@ -516,6 +642,43 @@ def test_every_displayed_field_is_escaped(clinician: FlaskClient, hapi: Hapi) ->
         assert "<script>alert" not in rendered
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered
     assert page.count("&lt;script&gt;") >= 15
+
+
+def test_record_metadata_and_search_input_are_escaped(clinician: FlaskClient, hapi: Hapi) -> None:
+    resource = {
+        **hostile(),
+        "id": "1000",
+        "meta": {"versionId": XSS, "lastUpdated": XSS},
+        "deceasedDateTime": "2020-01-01",
+    }
+    hapi.server.set_faults(
+        status=200, body=json.dumps(resource), content_type="application/fhir+json"
+    )
+    page = body(clinician.get("/patients/1000"))
+    assert "<script>alert" not in page
+    assert "<dt>Version</dt><dd>&lt;script&gt;" in page
+    assert "<dt>Last updated</dt><dd>&lt;script&gt;" in page
+    hapi.server.clear_faults()
+    for headers in ({}, HX):
+        answer = body(clinician.get("/patients/", query_string={"q": XSS}, headers=headers))
+        assert "<script>alert" not in answer
+
+
+def test_an_absurdly_nested_resource_is_not_a_crash(clinician: FlaskClient, hapi: Hapi) -> None:
+    depth = 900
+    nested = '{"resourceType": "Patient", "id": "1000", "extension": ' + "[" * depth
+    hapi.server.set_faults(
+        status=200, body=nested + "]" * depth + "}", content_type="application/fhir+json"
+    )
+    response = clinician.get("/patients/1000")
+    assert response.status_code == 200, "deep but readable: shown"
+    assert '<details class="fhir-resource">' in body(response)
+    hapi.server.set_faults(
+        status=200, body="[" * 100_000 + "]" * 100_000, content_type="application/fhir+json"
+    )
+    response = clinician.get("/patients/1000")
+    assert response.status_code == 502
+    assert "could not read" in body(response)
 
 
 def test_upstream_diagnostics_are_escaped(clinician: FlaskClient, hapi: Hapi) -> None:
