@@ -54,6 +54,25 @@ def test_the_patient_page_lists_letters_newest_first(world: World, clinician: Fl
         assert f">{status}</span>" in body
 
 
+def test_upstream_text_in_the_list_is_escaped(world: World, clinician: FlaskClient) -> None:
+    patient = world.patient()
+    world.letters(
+        patient,
+        [
+            a_letter(
+                1,
+                title='<img src=x onerror="alert(1)">Letter',
+                author="<script>alert(2)</script>Dr X",
+            )
+        ],
+    )
+    raw = clinician.get(f"/patients/{patient}").get_data(as_text=True)
+    panel = raw[raw.index('id="letters"') :]
+    assert "<img src=x" not in panel and "<script>alert(2)" not in panel
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;Letter" in panel
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;Dr X" in panel
+
+
 def test_letter_times_are_shown_in_uk_time(world: World, clinician: FlaskClient) -> None:
     patient = world.patient()
     world.letters(patient, [a_letter(1, date=datetime(2025, 7, 1, 8, 5, tzinfo=UTC))])
