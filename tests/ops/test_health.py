@@ -101,3 +101,39 @@ def test_health_endpoints_are_the_public_ones_and_answer_errors_in_json(app: Fla
     response = app.test_client().post("/health/ready")
     assert response.status_code == 405
     assert response.get_json()["code"] == 405
+
+
+def _statements(app: Flask, path: str) -> tuple[int, list[str]]:
+    """(status, SQL statements run) for one probe with a session cookie, as a stale browser
+    or a load balancer replaying one would send."""
+    from sqlalchemy import event
+
+    from console.db import db
+
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    client = app.test_client()
+    client.set_cookie("quill_session", "not-a-session-token")
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        status = client.get(path).status_code
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return status, seen
+
+
+def test_health_probes_are_cheap(app: Flask) -> None:
+    """Probed every few seconds: live touches no database, ready reads only the revision, and
+    neither looks up or writes a session."""
+    status, statements = _statements(app, "/health/live")
+    assert (status, statements) == (200, [])
+    status, statements = _statements(app, "/health/ready")
+    assert status == 200
+    assert 1 <= len(statements) <= 3, statements
+    assert all("session" not in s.lower() and "user" not in s.lower() for s in statements)
+    assert any("alembic_version" in s for s in statements)
