@@ -4,8 +4,10 @@ headers, and every state-changing request without a CSRF token is rejected."""
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +15,7 @@ from flask import Flask, url_for
 from flask.testing import FlaskClient
 from werkzeug.routing import Rule
 
-from console.permissions import PUBLIC, declared_permission
+from console.permissions import AUTHENTICATED, PERMISSIONS, PUBLIC, declared_permission
 from console.security_headers import CONTENT_SECURITY_POLICY
 from tests.helpers import csrf_token, make_user, sign_in
 
@@ -165,3 +167,49 @@ def test_a_signed_in_user_without_roles_is_refused_every_protected_page(app: Fla
         response = client.get(url)
         assert response.status_code == 403, rule.endpoint
         _assert_security_headers(response, rule.endpoint)
+
+
+def test_every_route_declares_a_known_permission(app: Flask) -> None:
+    known = {*PERMISSIONS, PUBLIC, AUTHENTICATED}
+    with app.test_request_context():
+        declared = {
+            rule.endpoint: declared_permission(rule.endpoint) for rule in app.url_map.iter_rules()
+        }
+    undeclared = sorted(endpoint for endpoint, permission in declared.items() if permission is None)
+    assert undeclared == []
+    assert {permission for permission in declared.values()} <= known
+    assert len(declared) >= 10
+
+
+def test_a_route_that_declares_nothing_is_refused_even_to_a_signed_in_user(
+    app_factory: Callable[..., Flask],
+) -> None:
+    app = app_factory()
+    app.add_url_rule("/forgotten", "forgotten", lambda: "secret page")
+    make_user(app, "omni", roles=ALL_ROLES)
+    client = app.test_client()
+    sign_in(client, "omni")
+    response = client.get("/forgotten")
+    assert response.status_code == 403
+    assert "secret page" not in response.get_data(as_text=True)
+    assert client.get("/").status_code == 200
+
+
+def test_htmx_is_configured_for_the_strict_csp_and_sends_the_csrf_token_in_a_header(
+    app: Flask, everything_user: FlaskClient
+) -> None:
+    html = everything_user.get("/").get_data(as_text=True)
+    match = re.search(r"<meta name=\"htmx-config\" content='([^']+)'>", html)
+    assert match, "no htmx-config meta element"
+    config = json.loads(match.group(1))
+    assert config["includeIndicatorStyles"] is False and config["allowEval"] is False
+    assert config["allowScriptTags"] is False and config["historyCacheSize"] == 0
+    # The token travels in the X-CSRFToken header (as console.js sends it), with no form field.
+    token = csrf_token(everything_user, "/")
+    headers = {"HX-Request": "true", "X-CSRFToken": token}
+    accepted = everything_user.post("/auth/account/sessions/end-others", headers=headers)
+    assert accepted.status_code == 302
+    refused = everything_user.post(
+        "/auth/account/sessions/end-others", headers={"HX-Request": "true"}
+    )
+    assert refused.status_code == 400
