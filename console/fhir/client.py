@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -218,18 +219,20 @@ class FhirClient:
 
     def search_patients(self, search: PatientSearch, count: int = 20) -> SearchPage:
         """The first page of a Patient search (one request; never ``_total=accurate``)."""
-        response = self._request(
-            "GET",
-            f"{self.base_url}/Patient",
-            params=search.params(count=count),
-            headers={"Cache-Control": "no-cache"},
-        )
+        with _no_search_here():
+            response = self._request(
+                "GET",
+                f"{self.base_url}/Patient",
+                params=search.params(count=count),
+                headers={"Cache-Control": "no-cache"},
+            )
         return parse_search_bundle(self._json(response))
 
     def page(self, link: str) -> SearchPage:
         """Follow a Bundle ``next``/``previous`` link (checked by ``check_link`` first)."""
         url = self.check_link(link)
-        response = self._request("GET", url, paging=True)
+        with _no_search_here():
+            response = self._request("GET", url, paging=True)
         return parse_search_bundle(self._json(response, paging=True))
 
     def check_link(self, link: str) -> str:
@@ -491,6 +494,23 @@ class FhirClient:
         if not isinstance(resource_type, str) or not resource_type.isalpha():
             raise ValueError("resource without a valid resourceType")
         return resource_type
+
+
+@contextmanager
+def _no_search_here() -> Iterator[None]:
+    """A 404 to a search means the address is wrong (a search with no match is an empty
+    Bundle), so it must never read as "no record found"."""
+    try:
+        yield
+    except FhirNotFound as exc:
+        raise FhirRejected(
+            "The patient record service does not offer patient search at the configured "
+            "address. Tell the system administrator.",
+            diagnostics=exc.diagnostics,
+            url=exc.url,
+            status=exc.status,
+            issues=exc.issues,
+        ) from None
 
 
 def _dump(resource: Mapping[str, Any]) -> bytes:

@@ -248,6 +248,21 @@ def test_real_hapi_rejection_of_an_unknown_parameter(hapi: Hapi, client: FhirCli
     assert "HAPI-0524" in error.value.issues[0].diagnostics
 
 
+def test_a_404_to_a_search_is_a_wrong_address_not_an_empty_result(
+    hapi: Hapi, client: FhirClient
+) -> None:
+    hapi.server.set_faults(status=404, body="<html>Not Found</html>", content_type="text/html")
+    with pytest.raises(FhirRejected) as error:
+        client.search_patients(PatientSearch(name=("x",)))
+    assert "does not offer patient search" in error.value.message
+    assert not error.value.retryable
+    link = f"{hapi.base_url}?_getpages=x&_getpagesoffset=2&_count=2"
+    with pytest.raises(FhirRejected):
+        client.page(link)
+    with pytest.raises(FhirNotFound):
+        client.read_patient("1")  # a read's 404 still means "no such record"
+
+
 def test_forbidden_is_explained_for_an_administrator(hapi: Hapi, client: FhirClient) -> None:
     hapi.server.set_faults(status=401, body="")
     with pytest.raises(FhirRejected) as error:

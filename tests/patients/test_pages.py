@@ -393,6 +393,25 @@ def test_upstream_faults_reach_the_search_page_as_plain_messages(
         assert 'hx-target="#patient-results"' in body(fragment)
 
 
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (404, "does not offer patient search at the configured address"),
+        (401, "not allowed to use the patient record service"),
+        (403, "not allowed to use the patient record service"),
+    ],
+)
+def test_a_misconfigured_service_is_explained_never_no_results(
+    clinician: FlaskClient, hapi: Hapi, status: int, message: str
+) -> None:
+    hapi.server.set_faults(status=status, body="<html>nope</html>", content_type="text/html")
+    for headers in ({}, HX):
+        page = body(clinician.get("/patients/?q=jones", headers=headers))
+        assert message in page
+        assert "No patients match" not in page and "No patient record was found" not in page
+        assert "Technical details" in page and f"HTTP {status}" in page
+
+
 def test_operation_outcome_diagnostics_are_in_the_disclosure(
     clinician: FlaskClient, hapi: Hapi
 ) -> None:
@@ -650,6 +669,7 @@ def test_record_metadata_and_search_input_are_escaped(clinician: FlaskClient, ha
         "id": "1000",
         "meta": {"versionId": XSS, "lastUpdated": XSS},
         "deceasedDateTime": "2020-01-01",
+        "identifier": [{"system": NHS, "value": '" onclick="alert(1)'}],
     }
     hapi.server.set_faults(
         status=200, body=json.dumps(resource), content_type="application/fhir+json"
@@ -658,6 +678,7 @@ def test_record_metadata_and_search_input_are_escaped(clinician: FlaskClient, ha
     assert "<script>alert" not in page
     assert "<dt>Version</dt><dd>&lt;script&gt;" in page
     assert "<dt>Last updated</dt><dd>&lt;script&gt;" in page
+    assert 'onclick="alert' not in page and "&#34; onclick=&#34;alert(1)" in page
     hapi.server.clear_faults()
     for headers in ({}, HX):
         answer = body(clinician.get("/patients/", query_string={"q": XSS}, headers=headers))
