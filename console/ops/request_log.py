@@ -9,6 +9,7 @@ their ``on_call`` hook).
 The request line names the route pattern (``/patients/<patient_id>``), never the path or the
 query string, and upstream URLs lose their query string and record ids, so patient names, NHS
 numbers and identifiers stay out of the logs. No headers, cookies or bodies are logged.
+urllib3's warnings (retries, discarded connections) are JSON lines too, with query strings removed.
 """
 
 from __future__ import annotations
@@ -177,13 +178,53 @@ class StderrJsonHandler(logging.Handler):
             self.handleError(record)
 
 
+_QUERY_STRING = re.compile(r"\?[^\s'\"]*")
+# urllib3 names the request's URL, query string included, when it retries or discards a
+# connection; the query of a patient search holds names and NHS numbers.
+URLLIB3_LOGGERS = (
+    "urllib3.connectionpool",
+    "urllib3.connection",
+    "urllib3.poolmanager",
+    "urllib3.response",
+    "urllib3.util.retry",
+)
+
+
+class QueryStringFilter(logging.Filter):
+    """Rewrites a record's message without query strings (for library loggers)."""
+
+    quill_redacts = True
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed library message: keep nothing of it
+            message = "(unformattable message)"
+        record.msg = _QUERY_STRING.sub("?(query removed)", message)
+        record.args = ()
+        return True
+
+
 def configure_logging(app: Flask, level: str) -> None:
-    """Send the console's loggers to stderr as JSON lines, at ``level``."""
+    """Send the console's loggers to stderr as JSON lines, at ``level``; urllib3's warnings
+    (retries, discarded connections) too, without query strings."""
     logger = logging.getLogger("console")
     app.logger.removeHandler(default_handler)
     if not any(getattr(h, "quill_json", False) for h in logger.handlers):
         logger.addHandler(StderrJsonHandler())
     logger.setLevel(level)
+    # A filter on a logger applies only to records made there, so one on each module's logger
+    # (urllib3 logs under its module names); the records are redacted before any handler,
+    # including ones an operator may add to the root logger, sees them.
+    for name in URLLIB3_LOGGERS:
+        library = logging.getLogger(name)
+        if not any(getattr(f, "quill_redacts", False) for f in library.filters):
+            library.addFilter(QueryStringFilter())
+    urllib3 = logging.getLogger("urllib3")
+    if not any(getattr(h, "quill_json", False) for h in urllib3.handlers):
+        handler = StderrJsonHandler()
+        handler.setLevel(logging.WARNING)
+        urllib3.addHandler(handler)
 
 
 def _start_request() -> None:

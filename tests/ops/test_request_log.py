@@ -242,3 +242,55 @@ def test_current_request_id_is_none_outside_a_request() -> None:
 )
 def test_upstream_urls_lose_credentials_queries_and_record_ids(url: str, logged: str) -> None:
     assert redact_url(url) == logged
+
+
+# -- a real patient search: what reaches the logs from every logger -----------------------------
+
+
+def _every_record(caplog: pytest.LogCaptureFixture) -> str:
+    return "\n".join(
+        record.getMessage() + (str(record.exc_info) if record.exc_info else "")
+        for record in caplog.records
+    )
+
+
+@pytest.mark.parametrize("fault", ["refused", "503"])
+def test_a_failing_patient_search_logs_no_search_terms_from_any_library(
+    stack_app: Callable[..., Flask],
+    hapi: tuple[EmulatorServer, str],
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    fault: str,
+) -> None:
+    """urllib3 warns on every retry with the request's URL, query string included: names and
+    NHS numbers must not reach the logs that way (nor any other)."""
+    app = stack_app(FHIR_RETRIES=2, FHIR_BACKOFF_FACTOR=0)
+    client = signed_in_client(app, "clara", ("Clinician",))
+    if fault == "refused":
+        hapi[0].refuse_connections()
+    else:
+        hapi[0].set_faults(status=503, only_paths=["/fhir/Patient"])
+    caplog.set_level(logging.WARNING)
+    capsys.readouterr()
+    response = client.get(
+        "/patients/?q=Zebedee+Quartermaine", headers={REQUEST_ID_HEADER: "search-0007"}
+    )
+    assert response.status_code in (200, 502, 503, 504)
+    logged = capsys.readouterr().err + _every_record(caplog)
+    assert "Zebedee" not in logged and "Quartermaine" not in logged
+    client.get("/patients/?q=943+476+5919")
+    logged += capsys.readouterr().err + _every_record(caplog)
+    assert "9434765919" not in logged and "943 476 5919" not in logged
+    (line,) = [e for e in request_lines(logged) if e["request_id"] == "search-0007"]
+    assert line["route"] == "/patients/"
+    assert line["upstream"], "the failed calls are in the request's line"
+    assert all(call["url"].endswith("/fhir/Patient") for call in line["upstream"])
+    if fault == "refused":
+        # urllib3's retry warnings are kept, as JSON lines of this request, without the query.
+        retries = [
+            json.loads(text)
+            for text in logged.splitlines()
+            if text.startswith("{") and '"urllib3.connectionpool"' in text
+        ]
+        assert retries and all(r["request_id"] == "search-0007" for r in retries[:2])
+        assert all("/fhir/Patient?(query removed)" in r["message"] for r in retries)
