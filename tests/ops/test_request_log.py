@@ -294,3 +294,20 @@ def test_a_failing_patient_search_logs_no_search_terms_from_any_library(
         ]
         assert retries and all(r["request_id"] == "search-0007" for r in retries[:2])
         assert all("/fhir/Patient?(query removed)" in r["message"] for r in retries)
+
+
+def test_a_patient_search_sends_its_request_id_to_hapi(
+    stack_app: Callable[..., Flask],
+    recorders: tuple[_HeaderRecorder, _HeaderRecorder],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    client = signed_in_client(stack_app(), "clara", ("Clinician",))
+    capsys.readouterr()
+    response = client.get("/patients/?q=jones", headers={REQUEST_ID_HEADER: "ward-7-search"})
+    assert response.status_code == 200
+    fhir, _ = recorders
+    assert fhir.seen[-1] == ("/fhir/Patient", "ward-7-search")
+    (line,) = [e for e in request_lines(capsys.readouterr().err) if e["route"] == "/patients/"]
+    assert line["request_id"] == "ward-7-search"
+    assert [(c["service"], c["status"]) for c in line["upstream"]] == [("fhir", 200)]
+    assert "jones" not in json.dumps(line).lower()
