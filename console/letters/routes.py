@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from werkzeug.exceptions import NotFound
 
 from console.fhir.errors import FhirError, FhirGone, FhirNotFound
 from console.fhir.models import FHIR_ID
@@ -17,6 +19,7 @@ from console.letters.rendering import render_markdown
 from console.letters.services import (
     AuditUnavailable,
     LetterNotFound,
+    deny_unknown_patient,
     list_patient_letters,
     parse_letter_query,
     server_templates,
@@ -122,7 +125,12 @@ def patient_letters(patient_id: str) -> ResponseReturnValue:
 def letter(patient_id: str, uid: str) -> ResponseReturnValue:
     """One letter, rendered for reading, after checking it is in this patient's record."""
     require_patient_id(patient_id)
-    patient, banner_error = load_banner(patient_id)
+    try:
+        patient, banner_error = load_banner(patient_id)
+    except NotFound:
+        with contextlib.suppress(AuditUnavailable):  # nothing is shown either way
+            deny_unknown_patient(patient_id, uid)
+        raise
     try:
         found = view_letter(patient_id, uid)
     except LetterNotFound:

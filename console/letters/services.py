@@ -210,6 +210,18 @@ def view_letter(patient_id: str, uid: str) -> Letter:
     return letter
 
 
+def deny_unknown_patient(patient_id: str, uid: str) -> None:
+    """Audit a letter asked for under a patient the FHIR server does not know (``denied``)."""
+    _audit(
+        VIEW_ACTION,
+        outcome="denied",
+        target_type="Composition",
+        target_id=uid[:128],
+        patient_id=patient_id[:128],
+        details={"reason": "no such patient"},
+    )
+
+
 @dataclass(frozen=True)
 class TemplateList:
     """The templates on the server, or why they could not be listed."""

@@ -406,6 +406,9 @@ def test_a_letter_of_an_unknown_patient_is_not_found(world: World, clinician: Fl
     patient = world.patient()
     [uid] = world.letters(patient, [a_letter(1)])
     assert clinician.get(f"/patients/99999/letters/{uid}").status_code == 404
+    [row] = audit_rows(world.app, "letter.view")
+    assert (row.outcome, row.patient_id, row.target_id) == ("denied", "99999", uid)
+    assert row.details == {"reason": "no such patient"}
 
 
 def test_the_letter_page_explains_an_ehrbase_failure(world: World, clinician: FlaskClient) -> None:
