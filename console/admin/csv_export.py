@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import Any
 
 BOM = "\ufeff"
-# A cell starting with one of these is read as a formula (or a DDE command) by spreadsheets.
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# A cell starting with one of these is read as a formula (or a DDE command) by spreadsheets
+# (OWASP's list, the line feed, and the full-width forms some spreadsheets also accept).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 ROWS_PER_CHUNK = 200
 
 
