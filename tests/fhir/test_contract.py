@@ -8,18 +8,22 @@ random family name, and delete what they can afterwards.
 
 from __future__ import annotations
 
+import html
 import os
 import random
 import re
 import string
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import requests
+from flask import Flask
 
+from console.appsettings import store_setting
+from console.db import db
 from console.fhir import (
     FhirClient,
     FhirGone,
@@ -31,6 +35,7 @@ from console.fhir import (
 from console.nhs_number import NHS_NUMBER_SYSTEM, check_digit
 from console.sandbox.patients import generate_patients, load_patients
 from tests.fhir.conftest import Hapi
+from tests.helpers import make_user, sign_in
 
 INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)$")
 
@@ -267,3 +272,38 @@ def test_loading_synthetic_patients_twice_creates_nothing_new(target: Target) ->
     target.created.extend(first)
     assert len(set(first)) == 4
     assert load_patients(target.client, patients) == first
+
+
+def test_the_console_pages_through_results_and_opens_a_patient(
+    target: Target, app_factory: Callable[..., Flask]
+) -> None:
+    """End to end: the console's own pages against the server, following its real page links.
+
+    Against a real HAPI this also proves its paging links name the address the console was
+    configured with (behind a proxy or Docker network they may not).
+    """
+    givens = [f"P{i}" for i in range(6)]
+    ids = {given: target.create(given, birthDate="1970-01-01") for given in givens}
+    app = app_factory(FHIR_SERVER_URL=target.base_url, FHIR_RETRIES=0)
+    with app.app_context():
+        store_setting("clinical.fhir_page_size", 5, None)
+        db.session.commit()
+    make_user(app, "clinician", roles=("Clinician",))
+    browser = app.test_client()
+    sign_in(browser, "clinician")
+
+    url = f"/patients/?q={target.family}+01-01-1970"
+    seen: list[str] = []
+    while url:
+        response = browser.get(url)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 200, page
+        assert "Further pages are not available" not in page
+        seen.extend(re.findall(rf">{target.family.upper()}, (P\d)</a>", page))
+        found = re.search(r'<a href="([^"]+)"[^>]*>Next page</a>', page)
+        url = html.unescape(found.group(1)) if found else ""
+    assert seen == givens
+
+    patient_page = browser.get(f"/patients/{ids['P3']}").get_data(as_text=True)
+    assert f"{target.family.upper()}, P3" in patient_page
+    assert re.search(r"Born</dt> <dd>01-Jan-1970 \(\d+y\)", patient_page)
