@@ -271,3 +271,58 @@ def test_wsgi_app_serves_static_files_with_caching_headers(tmp_path: Path) -> No
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["200", "public,", "max-age=3600", "True"]
+
+
+# --- what the build runs, run here ------------------------------------------------------------
+
+
+def test_the_build_stage_requirements_are_exactly_the_pinned_runtime_dependencies(
+    tmp_path: Path,
+) -> None:
+    """The build stage's own `python -c` (from the Dockerfile) run on pyproject.toml."""
+    _, instructions = stages()[1]
+    (run,) = [i for i in instructions if "tomllib" in i]
+    snippet = re.search(r'python -c "(.+?)" > /tmp/requirements\.txt', run)
+    assert snippet, run
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    result = subprocess.run(
+        [sys.executable, "-c", snippet.group(1)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    requirements = result.stdout.split()
+    assert "gunicorn==" in " ".join(requirements) and any(
+        r.startswith("psycopg[binary]==") for r in requirements
+    )
+    for requirement in requirements:
+        assert re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[0-9][0-9A-Za-z.]*", requirement), (
+            f"{requirement} is not pinned exactly"
+        )
+    assert not {"pytest", "ruff", "playwright"} & {r.split("==")[0] for r in requirements}
+
+
+def test_the_entrypoint_can_be_executed_directly() -> None:
+    """ENTRYPOINT names the script itself; COPY keeps its mode."""
+    script = ROOT / "docker" / "entrypoint.sh"
+    assert os.access(script, os.X_OK)
+    assert script.read_text().startswith("#!/bin/sh\n")
+    ls = subprocess.run(
+        ["git", "ls-files", "-s", "docker/entrypoint.sh"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if ls.returncode == 0 and ls.stdout:
+        assert ls.stdout.startswith("100755"), "committed without its executable bit"
+
+
+def test_every_path_the_image_copies_exists() -> None:
+    copied = re.findall(r"^COPY (?!--from)(.+) \S+$", DOCKERFILE.read_text(), re.MULTILINE)
+    assert copied
+    for sources in copied:
+        for source in sources.split():
+            assert (ROOT / source).exists(), f"the build would fail: {source} is missing"
