@@ -54,7 +54,11 @@ def check_command() -> None:
     failing = [check.name for check in report.checks if not check.ok]
     if failing:
         click.echo(f"\nFAILED: {', '.join(failing)}.")
-        if any(check.key in ("fhir", "ehrbase") for check in report.checks if not check.ok):
+        if any(
+            check.key in ("fhir", "ehrbase") and check.state in (probes.DOWN, probes.STARTING)
+            for check in report.checks
+            if not check.ok
+        ):
             click.echo(
                 "HAPI FHIR and EHRbase take one to two minutes to start; if the stack has just "
                 "started, run the check again shortly."

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from flask import Flask
+from flask_migrate import upgrade
 
 from console import create_app
 from tests.conftest import base_config
@@ -119,3 +121,31 @@ def test_deprecated_variables_are_reported_with_their_replacement(
     assert "POSTGRES_PASSWORD is deprecated" in output
     assert "legacy-pw" not in output
     assert status == 0, "a deprecated variable alone is reported, not a failure"
+
+
+@pytest.mark.postgres
+def test_production_requires_both_services_and_names_the_missing_variables(
+    tmp_path: Path, pg_database: Callable[..., str]
+) -> None:
+    name = pg_database().rsplit("/", 1)[1]
+    environ = {
+        "CONSOLE_ENV": "production",
+        "SECRET_KEY": SECRETS["SECRET_KEY"],
+        "AUTH_DB_NAME": name,
+        "AUTH_DB_USER": "postgres",
+        "AUTH_DB_PASSWORD": SECRETS["AUTH_DB_PASSWORD"],
+        "AUTH_DB_HOST": "127.0.0.1",
+    }
+    config = base_config(tmp_path, "unused")
+    config.pop("AUTH_DATABASE_URL")
+    app = create_app({**config, "ENVIRON": environ})
+    with app.app_context():
+        upgrade()
+    status, output = _check(app)
+    assert status == 1
+    assert "Quill Console" in output and "(production)" in output
+    assert f"postgresql://postgres:********@127.0.0.1:5432/{name}, revision" in output
+    assert "FHIR_SERVER_URL is not set." in output and "EHRBASE_URL is not set." in output
+    assert "FAILED: HAPI FHIR, EHRbase." in output
+    assert "take one to two minutes" not in output, "nothing is starting: they are not configured"
+    assert SECRETS["SECRET_KEY"] not in output and SECRETS["AUTH_DB_PASSWORD"] not in output
