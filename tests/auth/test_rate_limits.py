@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
+from console import limiter
 from tests.auth.support import TOTP_SECRET
 from tests.helpers import csrf_token, make_user
 
@@ -46,3 +47,21 @@ def test_too_many_sign_in_attempts_from_one_address_get_the_429_page(
         for _ in range(3)
     ]  # fmt: skip
     assert codes == [400, 400, 429]
+
+
+def test_the_counters_can_live_in_redis_to_be_shared_between_instances(
+    app_factory: Callable[..., Flask],
+) -> None:
+    # Nothing listens on this port: the console must still start, using Redis storage (the
+    # client connects on the first counted request), so several instances can share limits.
+    app = app_factory(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="redis://127.0.0.1:6399/0")
+    with app.app_context():
+        assert type(limiter.storage).__name__ == "RedisStorage"
+    assert app.test_client().get("/auth/login").status_code == 200
+
+
+def test_the_default_storage_is_in_memory(app_factory: Callable[..., Flask]) -> None:
+    app = app_factory(RATELIMIT_ENABLED=True)
+    assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
+    with app.app_context():
+        assert type(limiter.storage).__name__ == "MemoryStorage"
