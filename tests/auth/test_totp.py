@@ -22,6 +22,7 @@ from tests.auth.support import (
     login_form,
     post_form,
     session_cookie,
+    set_session_cookie,
     signed_in,
     submit_code,
 )
@@ -88,6 +89,9 @@ def test_enrolment_shows_a_qr_code_and_key_and_takes_effect_only_when_confirmed(
     assert (user.totp_enabled, user.totp_secret) == (True, secret)
     assert session_cookie(client) != before  # new session id after a two-factor change
     assert signed_in(client)
+    replay = app.test_client()
+    set_session_cookie(replay, before or "")
+    assert not signed_in(replay)  # the id from before the change no longer works
     with app.app_context():
         stored = list(db.session.scalars(select(RecoveryCode.code_hash)))
     assert len(stored) == 10 and not set(codes) & set(stored)
