@@ -43,8 +43,10 @@ def auth_engine() -> Engine:
 
 
 def engine_options(url: str) -> dict[str, Any]:
-    """Pool settings: pre-ping always; bounded pools for PostgreSQL."""
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    """Pool settings: pre-ping always; bounded pools for PostgreSQL. Statement parameters
+    (hashes, TOTP secrets, e-mail addresses, patient ids) are kept out of error messages, and
+    so out of logged tracebacks."""
+    options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     if url.startswith("postgresql"):
         options.update(pool_size=5, max_overflow=10, pool_timeout=10, pool_recycle=1800)
     return options

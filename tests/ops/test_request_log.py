@@ -311,3 +311,35 @@ def test_a_patient_search_sends_its_request_id_to_hapi(
     assert line["request_id"] == "ward-7-search"
     assert [(c["service"], c["status"]) for c in line["upstream"]] == [("fhir", 200)]
     assert "jones" not in json.dumps(line).lower()
+
+
+def test_a_failing_query_logs_no_parameter_values(
+    app: Flask, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database error's message lists the statement's parameters (password hashes, TOTP
+    secrets, e-mail addresses, patient ids); the 500's logged traceback must not."""
+    from sqlalchemy import text
+
+    from console.db import db
+
+    @public
+    def broken() -> str:
+        db.session.execute(
+            text("UPDATE no_such_table SET totp_secret = :secret WHERE email = :email"),
+            {"secret": "JBSWY3DPEHPK3PXP", "email": "clara.oswald@example.org"},
+        )
+        return "unreachable"
+
+    app.add_url_rule("/broken", "broken", broken)
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production: a 500 page and a log entry
+    caplog.set_level(logging.ERROR)
+    capsys.readouterr()
+    response = app.test_client().get("/broken")
+    assert response.status_code == 500
+    logged = capsys.readouterr().err + "\n".join(
+        r.getMessage() + (logging.Formatter().formatException(r.exc_info) if r.exc_info else "")
+        for r in caplog.records
+    )
+    assert "no_such_table" in logged, "the failure itself is logged"
+    assert "JBSWY3DPEHPK3PXP" not in logged
+    assert "clara.oswald" not in logged
