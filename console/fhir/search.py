@@ -36,6 +36,26 @@ def check_birthdate(value: str) -> str:
     return value
 
 
+def _name_values(words: tuple[str, ...]) -> list[str]:
+    """One ``name`` value per word (repeats mean AND), each also offering the word joined to
+    its neighbours (commas mean OR).
+
+    HAPI matches each value as a prefix of one name part, so ``name=silva`` misses the family
+    name "Da Silva"; ``name=silva,Da Silva`` finds it, while "John Smith" still needs both
+    words to match.
+    """
+    words = tuple(word for word in words if word)
+    values = []
+    for index, word in enumerate(words):
+        options = [word]
+        if index > 0:
+            options.append(f"{words[index - 1]} {word}")
+        if index + 1 < len(words):
+            options.append(f"{word} {words[index + 1]}")
+        values.append(",".join(escape(option) for option in options))
+    return values
+
+
 @dataclass(frozen=True)
 class PatientSearch:
     """What to look for. Each ``name`` word must match some part of some name (AND)."""
@@ -78,7 +98,7 @@ class PatientSearch:
 
     def params(self, count: int | None = None) -> list[tuple[str, str]]:
         """The query parameters, in a stable order. ``_total`` is never sent."""
-        params: list[tuple[str, str]] = [("name", escape(word)) for word in self.name if word]
+        params: list[tuple[str, str]] = [("name", value) for value in _name_values(self.name)]
         if self.family:
             params.append(("family", escape(self.family)))
         if self.given:

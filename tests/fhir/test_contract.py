@@ -147,6 +147,20 @@ def test_string_search_is_a_case_insensitive_prefix_match(target: Target) -> Non
     assert [p.name.given[0] for p in by_name.patients if p.name] == ["Bea"]
 
 
+def test_a_surname_of_two_words_is_found_by_the_whole_name(target: Target) -> None:
+    resource = target.patient("Ana")
+    resource["name"][0]["family"] = f"Da {target.family}"
+    target.created.append(target.client.create(resource).id)
+    wanted = PatientSearch(name=("ana", "da", target.family.lower()))
+    assert [p.name.given[0] for p in target.client.search_patients(wanted).patients if p.name] == [
+        "Ana"
+    ]
+    alone = PatientSearch(name=(target.family,))
+    assert target.client.search_patients(alone).patients == (), (
+        "HAPI matches a prefix of the whole family name, not of its second word"
+    )
+
+
 def test_paging_by_next_links_in_getpages_form(target: Target) -> None:
     for given in ("Ann", "Bea", "Cat"):
         target.create(given)

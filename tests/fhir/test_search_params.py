@@ -18,11 +18,17 @@ def test_nhs_number_search_uses_the_nhs_identifier_system() -> None:
 def test_name_words_become_repeated_name_parameters_sorted_by_name() -> None:
     search = PatientSearch(name=("john", "smith"))
     assert search.params(count=10) == [
-        ("name", "john"),
-        ("name", "smith"),
+        ("name", "john,john smith"),
+        ("name", "smith,john smith"),
         ("_count", "10"),
         ("_sort", "family,given"),
     ]
+    assert PatientSearch(name=("smith",)).params()[0] == ("name", "smith")
+
+
+def test_each_name_word_may_also_match_with_its_neighbours() -> None:
+    values = [v for k, v in PatientSearch(name=("Mary", "Da", "Silva,")).params() if k == "name"]
+    assert values == ["Mary,Mary Da", "Da,Mary Da,Da Silva\\,", "Silva\\,,Da Silva\\,"]
 
 
 def test_every_supported_parameter() -> None:
