@@ -440,6 +440,18 @@ def test_refused_connection(clinician: FlaskClient, hapi: Hapi) -> None:
     assert "JONES, Mary Anne (Mrs)" in body(clinician.get("/patients/?q=jones"))
 
 
+def test_a_slow_server_within_the_timeout_still_answers(
+    console: Flask, clinician: FlaskClient, hapi: Hapi
+) -> None:
+    set_settings(console, **{"clinical.fhir_read_timeout_seconds": 2})
+    hapi.app.seed([mary()])
+    hapi.server.set_faults(latency_ms=300)
+    started = time.monotonic()
+    response = clinician.get("/patients/?q=jones")
+    assert time.monotonic() - started >= 0.3
+    assert response.status_code == 200 and "JONES, Mary Anne (Mrs)" in body(response)
+
+
 def test_a_hanging_server_times_out(console: Flask, clinician: FlaskClient, hapi: Hapi) -> None:
     set_settings(console, **{"clinical.fhir_read_timeout_seconds": 0.2})
     hapi.server.set_faults(hang=True)
