@@ -42,6 +42,9 @@ def auth_engine() -> Engine:
     return db.engine
 
 
+AUTH_DB_CONNECT_TIMEOUT_S = 3
+
+
 def engine_options(url: str) -> dict[str, Any]:
     """Pool settings: pre-ping always; bounded pools for PostgreSQL. Statement parameters
     (hashes, TOTP secrets, e-mail addresses, patient ids) are kept out of error messages, and
@@ -49,6 +52,9 @@ def engine_options(url: str) -> dict[str, Any]:
     options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     if url.startswith("postgresql"):
         options.update(pool_size=5, max_overflow=10, pool_timeout=10, pool_recycle=1800)
+        # A database that accepts connections but does not answer (restarting, network trouble)
+        # fails a request, and /health/ready, in seconds rather than the TCP timeout's minutes.
+        options["connect_args"] = {"connect_timeout": AUTH_DB_CONNECT_TIMEOUT_S}
     return options
 
 

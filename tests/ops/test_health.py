@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import socket
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -137,3 +139,26 @@ def test_health_probes_are_cheap(app: Flask) -> None:
     assert 1 <= len(statements) <= 3, statements
     assert all("session" not in s.lower() and "user" not in s.lower() for s in statements)
     assert any("alembic_version" in s for s in statements)
+
+
+@pytest.fixture
+def silent_database() -> Iterator[int]:
+    """A port that accepts TCP connections and never answers, like a hung PostgreSQL."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+def test_not_ready_within_seconds_when_the_database_does_not_answer(
+    tmp_path: Path, silent_database: int
+) -> None:
+    url = f"postgresql+psycopg://auth_user@127.0.0.1:{silent_database}/quill_auth"
+    app = create_app(base_config(tmp_path, url))
+    started = time.monotonic()
+    response = app.test_client().get("/health/ready")
+    elapsed = time.monotonic() - started
+    assert response.status_code == 503
+    assert response.get_json()["auth_database"] == "unreachable"
+    assert elapsed < 10, f"took {elapsed:.1f} s"
