@@ -624,6 +624,24 @@ def test_upstream_faults_reach_the_patient_page(
     assert message in page and "Try again" in page and f'href="/patients/{pid}"' in page
 
 
+def test_an_unreachable_or_hanging_server_on_the_patient_page(
+    console: Flask, clinician: FlaskClient, hapi: Hapi
+) -> None:
+    [pid] = hapi.app.seed([mary()])
+    set_settings(console, **{"clinical.fhir_read_timeout_seconds": 0.5})
+    hapi.server.set_faults(hang=True)
+    response = clinician.get(f"/patients/{pid}")
+    assert response.status_code == 504
+    assert "took too long to answer" in body(response) and "Try again" in body(response)
+    hapi.server.clear_faults()
+    hapi.server.refuse_connections()
+    response = clinician.get(f"/patients/{pid}")
+    assert response.status_code == 503
+    page = body(response)
+    assert "could not connect" in page and "Technical details" in page
+    assert "JONES" not in page and "No patient record was found" not in page
+
+
 # -- escaping ------------------------------------------------------------------------------------
 
 XSS = "<script>alert(1)</script>"
