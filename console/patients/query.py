@@ -20,6 +20,7 @@ _DATE_FORMATS = ("%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y-%m-%d", "%d-%b-%Y", "%d
 _DATE_TOKEN = re.compile(
     r"\b(\d{1,2}[-/.]\d{1,2}[-/.]\d{4}|\d{4}-\d{2}-\d{2}|\d{1,2}[- ][A-Za-z]{3,9}[- ]\d{4})\b"
 )
+_YEAR = re.compile(r"^(?:18|19|20)\d{2}$")
 _POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?(?: ?[0-9][A-Z]{0,2})?$")
 _NAME_CHARS = re.compile(r"^[^\W\d_]+(?:['\u2019.-][^\W\d_]*)*$")
 
@@ -89,6 +90,12 @@ def parse_search(
             birthdates.append(found.isoformat())
             remainder = remainder.replace(match.group(0), " ")
         for word in remainder.replace(",", " ").split():
+            if _YEAR.match(word):
+                if int(word) > today.year:
+                    result.errors["q"] = "The date of birth must be today or in the past."
+                    return result
+                birthdates.append(word)  # a year of birth: FHIR's implicit precision
+                continue
             if not _NAME_CHARS.match(word):
                 result.errors["q"] = (
                     "Enter an NHS number, a name, or a name and date of birth "
@@ -109,7 +116,7 @@ def parse_search(
         else:
             birthdates.append(found.isoformat())
     for value in birthdates:
-        if date.fromisoformat(value) > today:
+        if len(value) == 10 and date.fromisoformat(value) > today:
             result.errors.setdefault("q", "The date of birth must be today or in the past.")
     birthdates = list(dict.fromkeys(birthdates))
     if len(birthdates) > 1:

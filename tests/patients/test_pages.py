@@ -185,6 +185,13 @@ def test_name_and_date_of_birth_in_one_box(clinician: FlaskClient, hapi: Hapi) -
     assert "01-Jan-1970" in page
 
 
+def test_name_and_year_of_birth_in_one_box(clinician: FlaskClient, hapi: Hapi) -> None:
+    hapi.app.seed([mary(), {**mary(), "birthDate": "1980-05-05", "identifier": []}])
+    page = body(clinician.get("/patients/?q=mary+jones+1970"))
+    assert page.count("JONES, Mary Anne (Mrs)") == 1
+    assert "01-Jan-1970" in page and "05-May-1980" not in page
+
+
 def test_optional_fields(clinician: FlaskClient, hapi: Hapi) -> None:
     hapi.app.seed([mary(), {**mary(), "gender": "male", "identifier": []}])
     page = body(clinician.get("/patients/?q=jones&gender=female&postcode=ls14ap&dob=01/01/1970"))

@@ -67,6 +67,18 @@ def test_name_and_date_of_birth_in_the_box(text: str) -> None:
     assert parsed.search.birthdate == ("1970-02-01",)
 
 
+def test_name_and_year_of_birth_in_the_box() -> None:
+    parsed = parse_search("Jones Mary 1970", today=TODAY)
+    assert parsed.ready and parsed.kind == "details"
+    assert parsed.search is not None
+    assert parsed.search.name == ("Jones", "Mary") and parsed.search.birthdate == ("1970",)
+    future = parse_search(f"Jones {TODAY.year + 1}", today=TODAY)
+    assert not future.ready and "in the past" in future.errors["q"]
+    assert "10 digits" in parse_search("1970", today=TODAY).errors["q"], (
+        "a year alone is not a name"
+    )
+
+
 def test_a_date_alone_searches_by_date_of_birth() -> None:
     parsed = parse_search("01-02-1970", today=TODAY)
     assert parsed.ready
