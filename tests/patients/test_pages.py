@@ -601,6 +601,15 @@ def test_deceased_patients_are_marked(clinician: FlaskClient, hapi: Hapi) -> Non
     assert "Deceased" in results
 
 
+def test_an_inactive_record_is_marked(clinician: FlaskClient, hapi: Hapi) -> None:
+    inactive, active, unknown = hapi.app.seed(
+        [{**mary(), "active": False}, {**mary(), "active": True}, mary()]
+    )
+    assert "marked inactive" in body(clinician.get(f"/patients/{inactive}"))
+    assert "marked inactive" not in body(clinician.get(f"/patients/{active}"))
+    assert "marked inactive" not in body(clinician.get(f"/patients/{unknown}"))
+
+
 def test_deleted_patient(clinician: FlaskClient, hapi: Hapi) -> None:
     [pid] = hapi.app.seed([mary()])
     hapi.app.delete("Patient", pid)
