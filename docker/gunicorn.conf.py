@@ -19,6 +19,30 @@ worker_tmp_dir = "/dev/shm"  # noqa: S108 (a tmpfs private to the container)
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# Gunicorn's own lines (start-up, workers, errors) as the console's JSON lines on stderr. The
+# dictionary replaces gunicorn's default logging setup whole: no plain-text root handler (it
+# would repeat every console line), and the access logger drops everything.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "root": {"level": "WARNING", "handlers": []},
+    "loggers": {
+        "gunicorn.error": {
+            "level": loglevel.upper(),
+            "handlers": ["json"],
+            "propagate": False,
+            "qualname": "gunicorn.error",
+        },
+        "gunicorn.access": {
+            "level": "CRITICAL",
+            "handlers": [],
+            "propagate": False,
+            "qualname": "gunicorn.access",
+        },
+    },
+    "handlers": {"json": {"()": "console.ops.request_log.StderrJsonHandler"}},
+    "formatters": {},
+}
 # No runtime control socket: the container is managed by restarting it, and its home directory
 # is not writable.
 control_socket_disable = True
