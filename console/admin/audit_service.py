@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Select, select
 
 from console.admin import keyset
-from console.admin.base import transaction
+from console.admin.base import parse_id, transaction
 from console.audit import OUTCOMES, record_event
 from console.db import db
 from console.db.models import AuditEvent, Role, User
@@ -114,9 +114,7 @@ def parse_view(args: Mapping[str, str]) -> AuditView:
             since=_text(args, "since", 20),
             until=_text(args, "until", 20),
         ),
-        per_page=int(per_page)
-        if per_page.isdigit() and int(per_page) in PAGE_SIZES
-        else DEFAULT_PAGE_SIZE,
+        per_page=size if (size := parse_id(per_page)) in PAGE_SIZES else DEFAULT_PAGE_SIZE,
         after=args.get("after") or None,
         before=args.get("before") or None,
     )
@@ -218,13 +216,14 @@ class Names:
 
     def target(self, event: AuditEvent) -> str:
         """The target as a name where one is known."""
-        if event.target_type == "user" and event.target_id and event.target_id.isdigit():
-            found = self.users.get(int(event.target_id))
+        target = parse_id(event.target_id)
+        if event.target_type == "user" and target is not None:
+            found = self.users.get(target)
             if found is None:
                 return f"user #{event.target_id} (deleted)"
             return f"{found[1]} ({found[0]})" if found[1] else found[0]
-        if event.target_type == "role" and event.target_id and event.target_id.isdigit():
-            name = self.roles.get(int(event.target_id))
+        if event.target_type == "role" and target is not None:
+            name = self.roles.get(target)
             return f"role {name}" if name else f"role #{event.target_id} (deleted)"
         if event.target_type and event.target_id:
             return f"{event.target_type} {event.target_id}"
@@ -238,11 +237,12 @@ def resolve_names(events: Iterable[AuditEvent]) -> Names:
     for event in events:
         if event.actor_id is not None:
             user_ids.add(event.actor_id)
-        if event.target_id and event.target_id.isdigit():
+        target = parse_id(event.target_id)
+        if target is not None:
             if event.target_type == "user":
-                user_ids.add(int(event.target_id))
+                user_ids.add(target)
             elif event.target_type == "role":
-                role_ids.add(int(event.target_id))
+                role_ids.add(target)
     names = Names()
     if user_ids:
         rows = db.session.execute(

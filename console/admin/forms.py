@@ -23,6 +23,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
+from console.admin.base import parse_id
 from console.admin.user_listing import UserFilter, parse_filter
 from console.admin.user_service import BulkRequest
 
@@ -170,7 +171,7 @@ def choices(pairs: list[tuple[Any, str]]) -> list[SelectChoice]:
 
 def parse_ids(values: list[str]) -> tuple[int, ...]:
     """Selected user ids (at most a page's worth, duplicates dropped)."""
-    ids = {int(v) for v in values if v.isdigit()}
+    ids = {user_id for v in values if (user_id := parse_id(v)) is not None}
     return tuple(sorted(ids))[:MAX_BULK_IDS]
 
 
@@ -183,5 +184,5 @@ def parse_bulk(form: MultiDict[str, str] | Mapping[str, Any]) -> BulkRequest:
         scope=str(form.get("scope") or ""),
         ids=parse_ids(getlist("ids")),
         filter=parse_filter(form) if form.get("scope") == "filter" else UserFilter(),
-        role_id=int(role) if role.isdigit() else None,
+        role_id=parse_id(role),
     )

@@ -8,7 +8,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from console.admin import bp, role_service
-from console.admin.base import AdminActionError, EditConflict, FieldErrors, NotFound
+from console.admin.base import ID_ROUTE, AdminActionError, EditConflict, FieldErrors, NotFound
 from console.admin.forms import ConfirmForm, RoleForm, choices
 from console.admin.guards import LastAdminError
 from console.db.models import Role
@@ -91,7 +91,7 @@ def _edit_page(role: Role, form: RoleForm, status: int = 200, **extra: Any) -> R
     ), status
 
 
-@bp.route("/roles/<int:role_id>", methods=["GET", "POST"])
+@bp.route(f"/roles/<{ID_ROUTE}:role_id>", methods=["GET", "POST"])
 @require_permission("roles.manage")
 def role_edit(role_id: int) -> ResponseReturnValue:
     """Rename a role or change its permissions (optimistic locking, last-admin protection)."""
@@ -136,7 +136,7 @@ def role_edit(role_id: int) -> ResponseReturnValue:
     return redirect(url_for("admin.roles"))
 
 
-@bp.route("/roles/<int:role_id>/delete", methods=["GET", "POST"])
+@bp.route(f"/roles/<{ID_ROUTE}:role_id>/delete", methods=["GET", "POST"])
 @require_permission("roles.manage")
 def role_delete(role_id: int) -> ResponseReturnValue:
     """Confirm (GET) and delete (POST) a role that nobody has."""

@@ -6,7 +6,7 @@ from flask import flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from console.admin import bp, session_service, user_service
-from console.admin.base import NotFound
+from console.admin.base import NotFound, parse_id
 from console.admin.forms import ConfirmForm
 from console.admin.web import page_or_fragment
 from console.auth.sessions import current_session_id
@@ -54,11 +54,11 @@ def session_end() -> ResponseReturnValue:
 @require_permission("sessions.manage")
 def session_end_user() -> ResponseReturnValue:
     """End every session of one user."""
-    user_id = request.form.get("user_id", "")
-    if not ConfirmForm().validate_on_submit() or not user_id.isdigit():
+    user_id = parse_id(request.form.get("user_id"))
+    if not ConfirmForm().validate_on_submit() or user_id is None:
         return redirect(_back())
     try:
-        user = user_service.get_user(int(user_id))
+        user = user_service.get_user(user_id)
         ended = user_service.end_account_sessions(user.id)
     except NotFound as exc:
         flash(str(exc), "info")

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, se
 from sqlalchemy.orm import selectinload
 
 from console.admin import keyset
-from console.admin.base import transaction
+from console.admin.base import parse_id, parse_int, transaction
 from console.audit import record_event
 from console.db import db
 from console.db.models import Role, User, UserRole, utcnow
@@ -99,17 +99,15 @@ class UserListParams:
 
 
 def _int_or_none(text: str | None, low: int, high: int) -> int | None:
-    if text is None or not text.strip().isdigit():
-        return None
-    value = int(text.strip())
-    return value if low <= value <= high else None
+    return parse_int(text, low, high)
 
 
 def parse_filter(args: Mapping[str, str]) -> UserFilter:
     """A filter from request arguments; anything unrecognised is ignored."""
     role = (args.get("role") or "").strip()
-    if role != NO_ROLE and not role.isdigit():
-        role = ""
+    if role != NO_ROLE:
+        role_id = parse_id(role)
+        role = str(role_id) if role_id is not None else ""
     status = (args.get("status") or "").strip()
     return UserFilter(
         q=" ".join((args.get("q") or "").split())[:MAX_QUERY_LENGTH],

@@ -11,7 +11,15 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from console.admin import bp, user_listing, user_service
-from console.admin.base import AdminActionError, EditConflict, FieldErrors, NotFound
+from console.admin.base import (
+    ID_ROUTE,
+    MAX_ID,
+    AdminActionError,
+    EditConflict,
+    FieldErrors,
+    NotFound,
+    parse_int,
+)
 from console.admin.csv_export import stream_csv
 from console.admin.forms import (
     ConfirmForm,
@@ -209,9 +217,7 @@ def users_bulk() -> ResponseReturnValue:
     bulk = parse_bulk(request.form)
     expected = request.form.get("expected", "")
     try:
-        result = user_service.apply_bulk(
-            bulk, expected_changes=int(expected) if expected.isdigit() else None
-        )
+        result = user_service.apply_bulk(bulk, expected_changes=parse_int(expected, 0, MAX_ID))
     except user_service.StaleSelection as exc:
         if is_htmx():
             body = render_template(
@@ -367,14 +373,14 @@ def _available_actions(user: User, now: Any) -> list[str]:
     return available
 
 
-@bp.get("/users/<int:user_id>")
+@bp.get(f"/users/<{ID_ROUTE}:user_id>")
 @require_permission("users.manage")
 def user_detail(user_id: int) -> ResponseReturnValue:
     """A user's details, the edit form and the account actions."""
     return _detail(_load(user_id))
 
 
-@bp.post("/users/<int:user_id>")
+@bp.post(f"/users/<{ID_ROUTE}:user_id>")
 @require_permission("users.manage")
 def user_update(user_id: int) -> ResponseReturnValue:
     """Save the edit form; a stale version gets a conflict and nothing is written."""
@@ -425,7 +431,7 @@ def user_update(user_id: int) -> ResponseReturnValue:
     return redirect(url_for("admin.user_detail", user_id=user_id))
 
 
-@bp.route("/users/<int:user_id>/actions/<action>", methods=["GET", "POST"])
+@bp.route(f"/users/<{ID_ROUTE}:user_id>/actions/<action>", methods=["GET", "POST"])
 @require_permission("users.manage")
 def user_action(user_id: int, action: str) -> ResponseReturnValue:
     """Confirm (GET) and carry out (POST) one account action."""
