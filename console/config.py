@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import click
 from dotenv import dotenv_values
 from werkzeug.local import LocalProxy
 
@@ -25,8 +26,12 @@ MIN_SECRET_KEY_LENGTH = 32
 DEFAULT_INSTANCE_PATH = Path(__file__).resolve().parent.parent / "instance"
 
 
-class ConfigError(ValueError):
-    """A configuration variable is missing or invalid; the message names the variable."""
+class ConfigError(click.ClickException, ValueError):
+    """A configuration variable is missing or invalid; the message names the variable.
+
+    A ``ClickException``, so ``flask --app console ...`` commands (``check`` above all) print
+    ``Error: <message>`` and exit 1 instead of a traceback when the app cannot be built.
+    """
 
 
 class Secret:

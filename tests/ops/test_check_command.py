@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -149,3 +152,31 @@ def test_production_requires_both_services_and_names_the_missing_variables(
     assert "FAILED: HAPI FHIR, EHRbase." in output
     assert "take one to two minutes" not in output, "nothing is starting: they are not configured"
     assert SECRETS["SECRET_KEY"] not in output and SECRETS["AUTH_DB_PASSWORD"] not in output
+
+
+def test_an_invalid_configuration_is_one_clear_line_and_exit_1(tmp_path: Path) -> None:
+    """The app cannot even be built: the operator gets the reason, not a traceback."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "CONSOLE_ENV": "production",
+        "SECRET_KEY": "changeme",
+        "AUTH_DB_NAME": "quill_auth",
+        "AUTH_DB_USER": "auth_user",
+        "AUTH_DB_PASSWORD": SECRETS["AUTH_DB_PASSWORD"],
+        "AUTH_DB_HOST": "127.0.0.1",
+        "CONSOLE_INSTANCE_PATH": str(tmp_path / "instance"),
+    }
+    flask = Path(sys.executable).parent / "flask"
+    result = subprocess.run(
+        [str(flask), "--app", "console", "check"],
+        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "SECRET_KEY" in result.stderr and result.stderr.startswith("Error: ")
+    assert SECRETS["AUTH_DB_PASSWORD"] not in result.stdout + result.stderr
