@@ -28,8 +28,13 @@ def record_event(
     after: dict[str, Any] | None = None,
     details: dict[str, Any] | None = None,
     actor: User | None = None,
+    from_request: bool = True,
 ) -> AuditEvent:
-    """Add an audit event to the current transaction (the caller commits)."""
+    """Add an audit event to the current transaction (the caller commits).
+
+    ``from_request=False`` is for housekeeping done while some unrelated request is handled
+    (e.g. removing expired sessions): that request's id and client address are not recorded.
+    """
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {OUTCOMES}")
     if actor is None and has_request_context() and current_user.is_authenticated:
@@ -46,7 +51,7 @@ def record_event(
         after=after,
         details=details,
     )
-    if has_request_context():
+    if from_request and has_request_context():
         event.request_id = getattr(g, "request_id", None)
         event.client_address = request.remote_addr
     db.session.add(event)

@@ -497,7 +497,11 @@ def purge_expired_sessions(limit: int = PURGE_BATCH) -> int:
     timeouts = Timeouts.from_settings()
     rows = db.session.execute(
         select(
-            UserSession.id, UserSession.user_id, UserSession.created_at, UserSession.last_seen_at
+            UserSession.id,
+            UserSession.user_id,
+            UserSession.created_at,
+            UserSession.last_seen_at,
+            UserSession.client_address,
         )
         .where(UserSession.expires_at <= now)
         .order_by(UserSession.expires_at)
@@ -521,7 +525,12 @@ def purge_expired_sessions(limit: int = PURGE_BATCH) -> int:
                 target_type="user",
                 target_id=user.id,
                 actor=user,
-                details={"reason": reason},
+                details={
+                    "reason": reason,
+                    "removed_by": "cleanup",
+                    "session_client_address": row.client_address,
+                },
+                from_request=False,
             )
     db.session.execute(delete(UserSession).where(UserSession.id.in_([r.id for r in rows])))
     return len(rows)

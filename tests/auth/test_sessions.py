@@ -424,6 +424,7 @@ def _stored_session(app: Flask, user_id: int | None, *, expired: bool) -> str:
                 created_at=now - timedelta(hours=2),
                 last_seen_at=now - timedelta(minutes=20 if expired else 1),
                 expires_at=now + (timedelta(minutes=-1) if expired else timedelta(hours=1)),
+                client_address="192.0.2.44",
             )
         )
         db.session.commit()
@@ -440,7 +441,14 @@ def test_expired_anonymous_and_signed_in_rows_are_purged_as_new_sessions_start(
     remaining = {row.id for row in session_rows(app)}
     assert live in remaining and not remaining & stale
     [event] = audit_rows(app, "auth.session_expired")
-    assert event.target_id == str(user_id) and event.details == {"reason": "idle"}
+    assert event.target_id == str(user_id) and event.actor_id == user_id
+    assert event.details == {
+        "reason": "idle",
+        "removed_by": "cleanup",
+        "session_client_address": "192.0.2.44",
+    }
+    # The visitor whose request happened to run the clean-up is not recorded as its cause.
+    assert (event.request_id, event.client_address) == (None, None)
 
     # At most once every few minutes per process, so busy sign-in pages stay cheap.
     later = _stored_session(app, None, expired=True)
