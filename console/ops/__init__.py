@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, Flask
 
 bp = Blueprint("ops", __name__)
@@ -13,6 +15,12 @@ def init_app(app: Flask) -> None:
     """JSON logs with a request id on every request, and the state the checks keep."""
     from console.ops import request_log, service
 
-    request_log.configure_logging(app, app.config["SETTINGS"].LOG_LEVEL)
+    settings = app.config["SETTINGS"]
+    request_log.configure_logging(app, settings.LOG_LEVEL)
     request_log.init_app(app)
     service.init_app(app)
+    # The start-up warning for variables no longer read (names only, never their values).
+    for item in settings.deprecations:
+        logging.getLogger("console.config").warning(
+            item.message, extra={"fields": {"event": "deprecated_variable", "variable": item.name}}
+        )

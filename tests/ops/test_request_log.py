@@ -343,3 +343,34 @@ def test_a_failing_query_logs_no_parameter_values(
     assert "no_such_table" in logged, "the failure itself is logged"
     assert "JBSWY3DPEHPK3PXP" not in logged
     assert "clara.oswald" not in logged
+
+
+def test_deprecated_variables_are_warned_about_at_start_up_without_their_values(
+    app_factory: Callable[..., Flask], capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    app_factory(
+        ENVIRON={
+            "CONSOLE_ENV": "testing",
+            "EHRBASE_USER": "legacy-user-7c1d",
+            "DATABASE_URL": "postgresql://u:legacy-pw-9e2f@db/quill",
+        }
+    )
+    logged = capsys.readouterr().err
+    warnings = [
+        json.loads(line)
+        for line in logged.splitlines()
+        if line.startswith("{") and '"deprecated_variable"' in line
+    ]
+    assert {w["variable"] for w in warnings} == {"EHRBASE_USER", "DATABASE_URL"}
+    assert all(w["level"] == "WARNING" for w in warnings)
+    assert any("use EHRBASE_API_USER instead" in w["message"] for w in warnings)
+    assert "legacy-user-7c1d" not in logged and "legacy-pw-9e2f" not in logged
+
+
+def test_no_start_up_warning_without_deprecated_variables(
+    app_factory: Callable[..., Flask], capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    app_factory()
+    assert "deprecated_variable" not in capsys.readouterr().err
