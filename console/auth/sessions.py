@@ -18,7 +18,11 @@ adds nothing to a random server-side token that is rotated at sign-in.
 The cookie has no expiry (it dies with the browser), is ``HttpOnly`` and ``SameSite=Lax``, and
 over HTTPS is ``Secure`` with the ``__Host-`` prefix. Rows expire after the idle timeout (measured
 from ``last_seen_at``, refreshed at most once a minute to avoid a write per request) or the
-absolute timeout (from sign-in), both from settings.
+absolute timeout (from sign-in), both from settings. A request that finds its session expired
+or no longer allowed goes on anonymous at once; the row is deleted, and the ending audited, when
+the session is saved (by then the request has its id for the audit trail). Other expired rows,
+anonymous ones included, are removed in batches as new sessions start (at most once per
+``PURGE_INTERVAL`` per process) and by ``flask sessions purge-expired``.
 """
 
 from __future__ import annotations
