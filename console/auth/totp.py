@@ -67,7 +67,7 @@ def _clean_code(code: str) -> str:
 def matching_step(secret: str, code: str, now: datetime | None = None) -> int | None:
     """The time step whose code equals ``code`` (within the allowed drift), or None."""
     code = _clean_code(code)
-    if not (code.isdigit() and len(code) == 6):
+    if not (code.isascii() and code.isdigit() and len(code) == 6):
         return None
     totp = pyotp.TOTP(secret)
     current = totp.timecode(now or clock.now())

@@ -287,3 +287,24 @@ def test_new_recovery_codes_need_a_current_code_and_replace_the_old_ones(
 def make_user_id(app: Flask, username: str) -> int:
     with app.app_context():
         return db.session.scalar(select(User.id).where(User.username == username))
+
+
+def test_digits_that_are_not_ascii_are_a_wrong_code_not_an_error(
+    app: Flask, client: FlaskClient, clock: FakeClock
+) -> None:
+    user_id = _totp_user(app)
+    login_form(client, "tess")
+    for code in ("²²²²²²", "١٢٣٤٥٦"):  # str.isdigit() accepts both
+        response = submit_code(client, code)
+        assert response.status_code == 400
+        assert "The code is not right" in response.get_data(as_text=True)
+    assert get_user(app, user_id).failed_login_count == 2
+
+    make_user(app, "alice")
+    other = app.test_client()
+    sign_in(other, "alice")
+    response = post_form(
+        other, "/auth/two-factor/set-up", {"code": "١٢٣٤٥٦"}, token_from="/auth/two-factor/set-up"
+    )
+    assert response.status_code == 400
+    assert "The code is not right" in response.get_data(as_text=True)
