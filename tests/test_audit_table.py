@@ -13,7 +13,6 @@ from console.audit import record_event
 from console.db import db
 
 
-@pytest.mark.postgres
 def test_audit_rows_cannot_be_changed_or_deleted(any_app_factory: Callable[..., Flask]) -> None:
     app = any_app_factory()
     with app.app_context():
