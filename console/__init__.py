@@ -82,6 +82,9 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
         REMEMBER_COOKIE_DURATION=0,
         WTF_CSRF_TIME_LIMIT=None,
         RATELIMIT_STORAGE_URI=settings.RATELIMIT_STORAGE_URI,
+        # Shared storage (Redis) down: count in memory meanwhile, never fail the sign-in page.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,
         RATELIMIT_HEADERS_ENABLED=True,
         CONSOLE_VERSION=_version(),
     )

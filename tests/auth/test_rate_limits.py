@@ -65,3 +65,19 @@ def test_the_default_storage_is_in_memory(app_factory: Callable[..., Flask]) -> 
     assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
     with app.app_context():
         assert type(limiter.storage).__name__ == "MemoryStorage"
+
+
+def test_unreachable_shared_storage_falls_back_to_counting_in_memory(
+    app_factory: Callable[..., Flask],
+) -> None:
+    app = app_factory(
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI="redis://127.0.0.1:6399/0",  # nothing listens here
+        AUTH_RATE_LIMIT="2 per minute",
+        PROPAGATE_EXCEPTIONS=False,
+    )
+    make_user(app, "alice")
+    client = app.test_client()
+    form = {"csrf_token": csrf_token(client), "username": "alice", "password": "wrong wrong"}
+    statuses = [client.post("/auth/login", data=form).status_code for _ in range(3)]
+    assert statuses == [400, 400, 429]  # the form still answers, and the limit still holds
