@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from console.db import db
 from console.db.models import UserSession, utcnow
 from tests.admin.conftest import Admin, add_session, audit_rows, insert_users
+from tests.helpers import make_user, sign_in
 
 
 def live_rows(app: Flask, user_id: int) -> int:
@@ -102,3 +103,19 @@ def test_the_administrators_own_session_is_marked_not_offered_for_ending(admin: 
     html = admin.get("/admin/sessions?user=root").get_data(as_text=True)
     assert html.count("This session") == 1
     assert 'name="session"' not in html  # no "End" button for the session in use
+
+
+def test_ending_sessions_signs_the_browsers_out(app: Flask, admin: Admin) -> None:
+    user_id = make_user(app, "nurse")
+    laptop, phone = app.test_client(), app.test_client()
+    for browser in (laptop, phone):
+        assert sign_in(browser, "nurse").status_code == 302
+    one = admin.get("/admin/sessions?user=nurse").get_data(as_text=True)
+    first = re.search(r'name="session" value="([0-9a-f]{64})"', one).group(1)  # type: ignore[union-attr]
+    admin.post("/admin/sessions/end", {"session": first, "user": "nurse"})
+    still_in = [b.get("/").status_code == 200 for b in (laptop, phone)]
+    assert sorted(still_in) == [False, True]  # exactly the ended browser is signed out
+
+    admin.post("/admin/sessions/end-user", {"user_id": str(user_id), "user": "nurse"})
+    assert [b.get("/").status_code for b in (laptop, phone)] == [302, 302]
+    assert live_rows(app, user_id) == 0
