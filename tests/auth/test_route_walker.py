@@ -89,7 +89,8 @@ def test_only_the_named_endpoints_are_public(app: Flask) -> None:
     assert public == PUBLIC_ENDPOINTS
 
 
-def test_every_route_refuses_anonymous_requests_and_sends_the_headers(app: Flask) -> None:
+def test_every_route_refuses_anonymous_requests_and_sends_the_headers(db_app: Flask) -> None:
+    app = db_app
     client = app.test_client()
     token = csrf_token(client)  # a valid token, so the refusal comes from the sign-in check
     walked = 0
@@ -126,8 +127,7 @@ def test_htmx_requests_get_a_client_redirect_to_sign_in(app: Flask) -> None:
             assert response.headers["HX-Redirect"].startswith("/auth/login"), rule.endpoint
 
 
-@pytest.fixture
-def everything_user(app: Flask) -> FlaskClient:
+def _everything_user(app: Flask) -> FlaskClient:
     """A client signed in as a user holding every role (so every permission)."""
     make_user(app, "omni", roles=ALL_ROLES)
     client = app.test_client()
@@ -135,9 +135,15 @@ def everything_user(app: Flask) -> FlaskClient:
     return client
 
 
-def test_every_state_changing_request_without_a_csrf_token_is_rejected(
-    app: Flask, everything_user: FlaskClient
-) -> None:
+@pytest.fixture
+def everything_user(app: Flask) -> FlaskClient:
+    """A client on ``app`` signed in with every permission."""
+    return _everything_user(app)
+
+
+def test_every_state_changing_request_without_a_csrf_token_is_rejected(db_app: Flask) -> None:
+    app = db_app
+    everything_user = _everything_user(app)
     anonymous = app.test_client()
     checked = 0
     for rule, method, url in _routes(app):

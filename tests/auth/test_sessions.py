@@ -60,10 +60,9 @@ def test_sign_in_gives_a_new_session_id_and_the_old_cookie_is_dead(db_app: Flask
     assert other.get("/").status_code == 302
 
 
-def test_csrf_token_from_before_sign_in_is_refused_after_it(
-    app: Flask, client: FlaskClient
-) -> None:
-    make_user(app, "alice")
+def test_csrf_token_from_before_sign_in_is_refused_after_it(db_app: Flask) -> None:
+    make_user(db_app, "alice")
+    client = db_app.test_client()
     old_token = csrf_token(client)
     sign_in(client, "alice")
     response = client.post("/auth/logout", data={"csrf_token": old_token})
