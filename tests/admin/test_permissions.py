@@ -3,6 +3,8 @@ hidden button), and a refused request changes nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Flask
 from sqlalchemy import select
 
@@ -44,7 +46,10 @@ def test_every_admin_route_declares_an_admin_permission(app: Flask) -> None:
     assert all(r[3] in PERMISSIONS for r in routes)
 
 
-def test_a_clinician_gets_403_on_every_admin_route_and_action(app: Flask) -> None:
+def test_a_clinician_gets_403_on_every_admin_route_and_action(
+    any_app_factory: Callable[..., Flask],
+) -> None:
+    app = any_app_factory()
     (target,) = insert_users(app, [{"username": "target"}], roles=("Clinician",))
     add_session(app, target)
     clinician = signed_in(app, "clin", ("Clinician",))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import Flask
@@ -10,7 +11,7 @@ from sqlalchemy import func, select
 
 from console.db import db
 from console.db.models import UserSession, utcnow
-from tests.admin.conftest import Admin, add_session, audit_rows, insert_users
+from tests.admin.conftest import Admin, add_session, audit_rows, insert_users, signed_in
 from tests.helpers import make_user, sign_in
 
 
@@ -105,7 +106,9 @@ def test_the_administrators_own_session_is_marked_not_offered_for_ending(admin: 
     assert 'name="session"' not in html  # no "End" button for the session in use
 
 
-def test_ending_sessions_signs_the_browsers_out(app: Flask, admin: Admin) -> None:
+def test_ending_sessions_signs_the_browsers_out(any_app_factory: Callable[..., Flask]) -> None:
+    app = any_app_factory()
+    admin = signed_in(app, "root", ("System administrator",))
     user_id = make_user(app, "nurse")
     laptop, phone = app.test_client(), app.test_client()
     for browser in (laptop, phone):
