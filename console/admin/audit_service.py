@@ -41,6 +41,7 @@ KNOWN_ACTIONS = (
     "user.export",
     "user.password_change_required",
     "user.password_reset",
+    "user.totp_required",
     "user.role_assign",
     "user.role_remove",
     "user.sessions_end",

@@ -13,7 +13,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, func, insert, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm.exc import StaleDataError
 
 from console.admin.accounts import (
@@ -324,6 +335,7 @@ ACTIONS: dict[str, Action] = {
             "Require password change",
             "user.password_change_required",
         ),
+        Action("require_totp", "Require two-factor set-up", "user.totp_required"),
         Action("assign_role", "Assign role", "user.role_assign", needs_role=True),
         Action(
             "remove_role",
@@ -406,6 +418,8 @@ def _change_condition(action: Action, role: Role | None) -> ColumnElement[bool]:
         )
     if action.key == "require_password_change":
         return User.must_change_password.is_not(true())
+    if action.key == "require_totp":  # users who already have an authenticator need nothing
+        return and_(User.must_enrol_totp.is_not(true()), User.totp_enabled.is_not(true()))
     member = exists().where(UserRole.user_id == User.id, UserRole.role_id == role.id)  # type: ignore[union-attr]
     return ~member if action.key == "assign_role" else member
 
@@ -457,6 +471,8 @@ def _apply(
         values = {"failed_login_count": 0, "locked_until": None, "last_failed_login_at": None}
     elif action.key == "require_password_change":
         values = {"must_change_password": True}
+    elif action.key == "require_totp":
+        values = {"must_enrol_totp": True}
     for chunk in _chunks(ids):
         db.session.execute(
             update(User).where(User.id.in_(chunk)).values(**values, **bump),
@@ -490,6 +506,8 @@ def _apply(
                 before, after = {"locked": True}, {"locked": False}
             elif action.key == "require_password_change":
                 before, after = {"must_change_password": False}, {"must_change_password": True}
+            elif action.key == "require_totp":
+                before, after = {"must_enrol_totp": False}, {"must_enrol_totp": True}
             else:
                 enabled = action.key == "enable"
                 before, after = {"active": not enabled}, {"active": enabled}

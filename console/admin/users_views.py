@@ -57,6 +57,12 @@ USER_ACTIONS: dict[str, dict[str, str]] = {
         "button": "Require password change",
         "text": "They must choose a new password the next time they sign in.",
     },
+    "require-totp": {
+        "title": "Require two-factor set-up",
+        "button": "Require two-factor",
+        "text": "They must set up an authenticator app before they can do anything else: at "
+        "their next sign-in, or on their next page if they are signed in now.",
+    },
     "reset-password": {
         "title": "Reset the password",
         "button": "Reset password",
@@ -86,6 +92,7 @@ SIMPLE_ACTIONS = {
     "enable": "enable",
     "unlock": "unlock",
     "require-password-change": "require_password_change",
+    "require-totp": "require_totp",
 }
 
 
@@ -177,6 +184,7 @@ def bulk_title(preview: user_service.BulkPreview) -> str:
         "enable": f"Enable {count}",
         "unlock": f"Unlock {count}",
         "require_password_change": f"Require a password change for {count}",
+        "require_totp": f"Require two-factor set-up for {count}",
         "assign_role": f"Assign the role{role} to {count}",
         "remove_role": f"Remove the role{role} from {count}",
     }[preview.action.key]
@@ -255,6 +263,7 @@ def _bulk_message(result: user_service.BulkPreview) -> str:
         "enable": "Enabled",
         "unlock": "Unlocked",
         "require_password_change": "Required a password change for",
+        "require_totp": "Required two-factor set-up for",
         "assign_role": f"Assigned the role{role} to",
         "remove_role": f"Removed the role{role} from",
     }[action.key]
@@ -364,6 +373,8 @@ def _available_actions(user: User, now: Any) -> list[str]:
         available.append("unlock")
     if not user.must_change_password:
         available.append("require-password-change")
+    if not user.totp_enabled and not user.must_enrol_totp:
+        available.append("require-totp")
     available.append("reset-password")
     if user.totp_enabled or user.totp_secret:
         available.append("reset-totp")
@@ -492,6 +503,7 @@ def _action_message(action: str, username: str, outcome: Any) -> str:
             "enable": f"{username} was already enabled.",
             "unlock": f"{username} was not locked.",
             "require-password-change": f"{username} already had to change their password.",
+            "require-totp": f"{username} already has or must set up two-factor.",
             "reset-totp": f"{username} had no two-factor authentication to reset.",
             "end-sessions": f"{username} had no sessions to end.",
         }.get(action, "Nothing needed changing.")
@@ -502,6 +514,7 @@ def _action_message(action: str, username: str, outcome: Any) -> str:
         "enable": f"Enabled {username}.",
         "unlock": f"Unlocked {username}.",
         "require-password-change": f"{username} must change their password at next sign-in.",
+        "require-totp": f"{username} must set up two-factor before doing anything else.",
         "reset-password": f"Set a new temporary password for {username}.",
         "reset-totp": f"Reset two-factor authentication for {username}.",
     }.get(action, "Done.")

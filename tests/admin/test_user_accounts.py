@@ -23,7 +23,7 @@ from tests.admin.conftest import (
     shared_hash,
     signed_in,
 )
-from tests.helpers import get_user, make_user
+from tests.helpers import get_user, make_user, sign_in
 
 
 def edit_form(admin: Admin, user_id: int) -> dict[str, str]:
@@ -396,3 +396,49 @@ def test_actions_without_a_csrf_token_are_refused(app: Flask, admin: Admin, acti
     assert response.status_code == 400
     assert audit_count(app) == events
     assert get_user(app, user_id).active
+
+
+# --- requiring two-factor -------------------------------------------------------------------
+
+
+def test_require_two_factor_sends_the_user_to_set_up_before_anything_else(
+    app: Flask, admin: Admin
+) -> None:
+    user_id = make_user(app, "ward.clerk")
+    clerk = app.test_client()
+    assert sign_in(clerk, "ward.clerk").status_code == 302
+    page = admin.get(f"/admin/users/{user_id}").get_data(as_text=True)
+    assert f"/admin/users/{user_id}/actions/require-totp" in page
+    response = admin.post(f"/admin/users/{user_id}/actions/require-totp")
+    assert "ward.clerk must set up two-factor before doing anything else." in admin.get(
+        response.headers["Location"]
+    ).get_data(as_text=True)
+    assert get_user(app, user_id).must_enrol_totp
+    [event] = audit_rows(app, "user.totp_required")
+    assert (event.target_id, event.before, event.after) == (
+        str(user_id),
+        {"must_enrol_totp": False},
+        {"must_enrol_totp": True},
+    )
+    # The signed-in clerk is sent to set-up on their next page.
+    nxt = clerk.get("/")
+    assert nxt.status_code == 302 and nxt.headers["Location"].startswith("/auth/two-factor/set-up")
+    # Asking again changes nothing, writes nothing, and the button is gone.
+    page = admin.get(f"/admin/users/{user_id}").get_data(as_text=True)
+    assert "actions/require-totp" not in page and "must set it up" in page
+    admin.post(f"/admin/users/{user_id}/actions/require-totp")
+    assert len(audit_rows(app, "user.totp_required")) == 1
+
+
+def test_require_two_factor_in_bulk_skips_users_who_have_it(app: Flask, admin: Admin) -> None:
+    have, lack, flagged = insert_users(app, [
+        {"username": "mfa.on", "totp_enabled": True, "totp_secret": "JBSWY3DPEHPK3PXP"},
+        {"username": "mfa.off"}, {"username": "mfa.due", "must_enrol_totp": True}])  # fmt: skip
+    form = {"action": "require_totp", "scope": "filter", "q": "mfa."}
+    confirm = admin.post("/admin/users/bulk/confirm", form).get_data(as_text=True)
+    assert "Require two-factor set-up for 1 user" in confirm
+    assert admin.post("/admin/users/bulk", form | {"expected": "1"}).status_code == 302
+    assert [get_user(app, i).must_enrol_totp for i in (have, lack, flagged)] == [False, True, True]
+    assert [e.target_id for e in audit_rows(app, "user.totp_required")] == [str(lack)]
+    listing = admin.get("/admin/users?q=mfa.").get_data(as_text=True)
+    assert listing.count("Must set up two-factor") == 2
