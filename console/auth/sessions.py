@@ -320,16 +320,20 @@ class ServerSessionInterface(SessionInterface):
 
     def _purge_now_and_then(self, app: Flask, now: datetime) -> None:
         """Remove a batch of expired rows (signed-in and anonymous alike) when a new session
-        starts, at most once per ``PURGE_INTERVAL`` per process; a failure only logs."""
+        starts, at most once per ``PURGE_INTERVAL`` per process, or again at the next new
+        session while batches come back full (catching up); a failure only logs."""
         if self.last_purge is not None and now - self.last_purge < PURGE_INTERVAL:
             return
         self.last_purge = now
         try:
-            purge_expired_sessions()
+            removed = purge_expired_sessions(PURGE_BATCH)
             db.session.commit()
         except SQLAlchemyError:
             db.session.rollback()
             app.logger.exception("could not remove expired sessions")
+            return
+        if removed >= PURGE_BATCH:
+            self.last_purge = None
 
     def _encode(self, session: ServerSession) -> dict[str, Any]:
         return json.loads(self.serializer.dumps(dict(session)))

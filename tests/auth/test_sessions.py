@@ -9,12 +9,14 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import delete, update
 
 from console.admin.accounts import reset_password
 from console.appsettings import store_setting
+from console.auth import sessions as auth_sessions
 from console.db import db
 from console.db.models import User, UserSession
 from tests.auth.conftest import FakeClock
@@ -471,3 +473,22 @@ def test_the_purge_command_removes_every_expired_session(db_app: Flask) -> None:
     assert [e.target_id for e in audit_rows(db_app, "auth.session_expired")] == [str(user_id)]
     again = db_app.test_cli_runner().invoke(args=["sessions", "purge-expired"])
     assert "Removed 0 expired sessions." in again.output
+
+
+def test_the_clean_up_catches_up_while_batches_come_back_full(
+    app: Flask, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(auth_sessions, "PURGE_BATCH", 2)
+    stale = [_stored_session(app, None, expired=True) for _ in range(5)]
+
+    def left() -> int:
+        return len({row.id for row in session_rows(app)} & set(stale))
+
+    counts = []
+    for _ in range(4):
+        csrf_token(app.test_client())  # each visitor's first page starts a new session
+        counts.append(left())
+    assert counts == [3, 1, 0, 0]
+    later = _stored_session(app, None, expired=True)
+    csrf_token(app.test_client())  # the last batch was not full: wait for the interval again
+    assert later in {row.id for row in session_rows(app)}
