@@ -17,8 +17,8 @@ adds nothing to a random server-side token that is rotated at sign-in.
 
 The cookie has no expiry (it dies with the browser), is ``HttpOnly`` and ``SameSite=Lax``, and
 over HTTPS is ``Secure`` with the ``__Host-`` prefix. Rows expire after the idle timeout (measured
-from ``last_seen_at``, refreshed at most once a minute to avoid a write per request) or the
-absolute timeout (from sign-in), both from settings. A request that finds its session expired
+from ``last_seen_at``, refreshed at most once a minute, or a quarter of a short idle timeout, to
+avoid a write per request) or the absolute timeout (from sign-in), both from settings. A request that finds its session expired
 or no longer allowed goes on anonymous at once; the row is deleted, and the ending audited, when
 the session is saved (by then the request has its id for the audit trail). Other expired rows,
 anonymous ones included, are removed in batches as new sessions start (at most once per
@@ -275,7 +275,9 @@ class ServerSessionInterface(SessionInterface):
                         expires_at=timeouts.expires_at(created_at, now),
                     )
                 )
-        elif session.last_seen_at is None or now - session.last_seen_at >= TOUCH_INTERVAL:
+        elif session.last_seen_at is None or now - session.last_seen_at >= min(
+            TOUCH_INTERVAL, timeouts.idle / 4
+        ):
             db.session.execute(
                 update(UserSession)
                 .where(UserSession.id == session.sid)

@@ -492,3 +492,16 @@ def test_the_clean_up_catches_up_while_batches_come_back_full(
     later = _stored_session(app, None, expired=True)
     csrf_token(app.test_client())  # the last batch was not full: wait for the interval again
     assert later in {row.id for row in session_rows(app)}
+
+
+def test_activity_keeps_a_session_alive_even_with_a_one_minute_idle_timeout(
+    app: Flask, client: FlaskClient, clock: FakeClock
+) -> None:
+    _set(app, idle_timeout_minutes=1)
+    make_user(app, "alice")
+    sign_in(client, "alice")
+    for _ in range(4):  # a page every 50 s: never a minute without activity
+        clock.advance(seconds=50)
+        assert signed_in(client)
+    clock.advance(seconds=61)
+    assert not signed_in(client)
