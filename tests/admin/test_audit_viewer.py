@@ -7,11 +7,14 @@ import io
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import insert
 
+import console
+from console.admin.audit_service import KNOWN_ACTIONS
 from console.db import db
 from console.db.models import AuditEvent
 from tests.admin.conftest import Admin, audit_rows, insert_users, signed_in
@@ -186,3 +189,19 @@ def test_csv_export_streams_every_matching_row(app: Flask, admin: Admin) -> None
     rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
     assert len(rows) == 1235
     assert rows[1][0].startswith("2026-03-01T12:20:33")  # newest first
+
+
+def test_the_action_filter_suggests_every_action_the_console_records() -> None:
+    patterns = (
+        r'record_events?\(\s*"([a-z_]+\.[a-z_]+)"',  # record_event("user.delete", ...)
+        r'audit_action="([a-z_]+\.[a-z_]+)"',  # reset_password(..., audit_action="...")
+        r'_ACTION = "([a-z_]+\.[a-z_]+)"',  # VIEW_ACTION = "patient.view"
+        r'Action\(\s*"[a-z_]+",\s*"[^"]+",\s*"([a-z_]+\.[a-z_]+)"',  # bulk actions
+    )
+    recorded: set[str] = set()
+    for source in Path(console.__file__).parent.rglob("*.py"):
+        text = source.read_text(encoding="utf-8")
+        for pattern in patterns:
+            recorded.update(re.findall(pattern, text))
+    assert len(recorded) >= 30
+    assert recorded - set(KNOWN_ACTIONS) == set()
