@@ -18,6 +18,7 @@ from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from console.config import Secret, Settings, load_settings
 
@@ -89,6 +90,9 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
         CONSOLE_VERSION=_version(),
     )
     app.config.update(overrides)
+    if settings.PROXY_HOPS:
+        hops = settings.PROXY_HOPS
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
     _init_extensions(app)
     _register_capabilities(app)
     _register_cli(app)

@@ -23,6 +23,7 @@ from werkzeug.local import LocalProxy
 ENVIRONMENTS = ("development", "testing", "production")
 WEAK_SECRET_KEYS = {"", "dev", "development", "secret", "changeme", "change-me", "please-change-me"}
 MIN_SECRET_KEY_LENGTH = 32
+MAX_PROXY_HOPS = 5
 DEFAULT_INSTANCE_PATH = Path(__file__).resolve().parent.parent / "instance"
 
 
@@ -141,6 +142,7 @@ class Settings:
     EHRBASE_API_ADMIN_PASSWORD: Secret
     RATELIMIT_STORAGE_URI: str
     HTTPS: bool
+    PROXY_HOPS: int
     LOG_LEVEL: str
     deprecations: tuple[Deprecation, ...] = field(default_factory=tuple)
 
@@ -203,6 +205,18 @@ def _port(env: Mapping[str, str], name: str) -> int:
         return 5432
     if not value.isdigit() or not 1 <= int(value) <= 65535:
         raise ConfigError(f"{name} must be a port number from 1 to 65535, not {value!r}.")
+    return int(value)
+
+
+def _proxy_hops(env: Mapping[str, str], name: str) -> int:
+    value = _text(env, name)
+    if value is None:
+        return 0
+    if not value.isdigit() or int(value) > MAX_PROXY_HOPS:
+        raise ConfigError(
+            f"{name} must be the number of reverse proxies in front of the console, "
+            f"0 to {MAX_PROXY_HOPS}, not {value!r}."
+        )
     return int(value)
 
 
@@ -337,6 +351,7 @@ def load_settings(
         EHRBASE_API_ADMIN_PASSWORD=Secret(env.get("EHRBASE_API_ADMIN_PASSWORD", "")),
         RATELIMIT_STORAGE_URI=_text(env, "RATELIMIT_STORAGE_URI") or "memory://",
         HTTPS=_bool(env, "CONSOLE_HTTPS", default=False),
+        PROXY_HOPS=_proxy_hops(env, "CONSOLE_PROXY_HOPS"),
         LOG_LEVEL=log_level,
         deprecations=deprecations,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -179,3 +180,30 @@ def test_sign_in_and_failures_are_audited(app: Flask, client: FlaskClient) -> No
         ]
         assert events[0].details["reason"] == "wrong password"
         assert events[1].actor_username == "root"
+
+
+@pytest.mark.parametrize(("hops", "recorded"), [(0, "127.0.0.1"), (1, "203.0.113.7")])
+def test_client_address_comes_from_the_proxy_only_when_one_is_declared(
+    app_factory, hops: int, recorded: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Behind CONSOLE_PROXY_HOPS proxies the audit trail (and the rate limit) see the real
+    client; without one, a forged X-Forwarded-For changes nothing."""
+    from sqlalchemy import select
+
+    from console.db import db
+    from console.db.models import AuditEvent
+
+    app = app_factory(PROXY_HOPS=hops)
+    client = app.test_client()
+    make_user(app, "root")
+    token = csrf_token(client)
+    client.post(
+        "/auth/login",
+        data={"csrf_token": token, "username": "root", "password": "wrong wrong wrong"},
+        headers={"X-Forwarded-For": "203.0.113.7"},
+    )
+    with app.app_context():
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "auth.sign_in")
+        ).one()
+        assert event.client_address == recorded

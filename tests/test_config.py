@@ -50,6 +50,7 @@ def test_every_variable_is_parsed(tmp_path: Path) -> None:
         "SECRET_KEY": STRONG_KEY,
         "CONSOLE_ENV": "production",
         "CONSOLE_HTTPS": "true",
+        "CONSOLE_PROXY_HOPS": "1",
         "LOG_LEVEL": "warning",
         "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
     }
@@ -70,6 +71,7 @@ def test_every_variable_is_parsed(tmp_path: Path) -> None:
     assert s.EHRBASE_API_ADMIN_USER == "ehrbase-admin"
     assert s.EHRBASE_API_ADMIN_PASSWORD.reveal() == "admin-secret"
     assert s.is_production and s.HTTPS and s.LOG_LEVEL == "WARNING"
+    assert s.PROXY_HOPS == 1
     assert s.RATELIMIT_STORAGE_URI == "redis://127.0.0.1:6379/0"
     assert not s.deprecations
 
@@ -96,6 +98,8 @@ def test_password_with_special_characters_round_trips_through_sqlalchemy(tmp_pat
         ({"FHIR_SERVER_URL": "fhir:8080"}, "FHIR_SERVER_URL"),
         ({"EHRBASE_URL": "http://user:pw@ehrbase/ehrbase"}, "EHRBASE_URL"),
         ({"CONSOLE_HTTPS": "maybe"}, "CONSOLE_HTTPS"),
+        ({"CONSOLE_PROXY_HOPS": "-1"}, "CONSOLE_PROXY_HOPS"),
+        ({"CONSOLE_PROXY_HOPS": "9"}, "CONSOLE_PROXY_HOPS"),
         ({"CONSOLE_ENV": "staging"}, "CONSOLE_ENV"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
         ({"FHIR_DB_HOST": "db"}, "FHIR_DB_NAME"),
