@@ -152,6 +152,18 @@ class Settings:
         return self.CONSOLE_ENV == "production"
 
     @property
+    def fhir_bearer_token(self) -> str | None:
+        """The bearer token for HAPI FHIR, or None."""
+        return self.FHIR_AUTH_TOKEN.reveal() or None
+
+    @property
+    def fhir_basic_auth(self) -> tuple[str, str] | None:
+        """Basic credentials for HAPI FHIR, or None."""
+        if not self.FHIR_AUTH_USER:
+            return None
+        return self.FHIR_AUTH_USER, self.FHIR_AUTH_PASSWORD.reveal()
+
+    @property
     def uses_sqlite(self) -> bool:
         """True when the auth database is the embedded SQLite file."""
         return self.AUTH_DATABASE_URL.reveal().startswith("sqlite")

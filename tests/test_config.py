@@ -200,3 +200,12 @@ def test_dotenv_file_is_read_and_the_environment_wins(
     settings = load_settings(read_environment(dotenv), instance_path=tmp_path)
     assert settings.FHIR_SERVER_URL == "http://from-dotenv/fhir"
     assert settings.EHRBASE_API_USER == "env-user"
+
+
+def test_fhir_credentials_are_offered_only_when_configured(tmp_path: Path) -> None:
+    none = load({}, tmp_path)
+    assert none.fhir_bearer_token is None and none.fhir_basic_auth is None
+    bearer = load({"FHIR_AUTH_TOKEN": "t0ken"}, tmp_path)
+    assert bearer.fhir_bearer_token == "t0ken" and bearer.fhir_basic_auth is None
+    basic = load({"FHIR_AUTH_USER": "proxy", "FHIR_AUTH_PASSWORD": "pa ss"}, tmp_path)
+    assert basic.fhir_basic_auth == ("proxy", "pa ss") and basic.fhir_bearer_token is None

@@ -188,15 +188,12 @@ def ehrbase_probe(
 
 def default_probes(settings: Any, timeouts: Timeouts) -> dict[str, Probe]:
     """The probes for the configured services (``settings`` is ``console.config.Settings``)."""
-    token = settings.FHIR_AUTH_TOKEN.reveal() or None
-    basic = (
-        (settings.FHIR_AUTH_USER, settings.FHIR_AUTH_PASSWORD.reveal())
-        if settings.FHIR_AUTH_USER
-        else None
-    )
     return {
         "fhir": fhir_probe(
-            settings.FHIR_SERVER_URL, timeouts, bearer_token=token, basic_auth=basic
+            settings.FHIR_SERVER_URL,
+            timeouts,
+            bearer_token=settings.fhir_bearer_token,
+            basic_auth=settings.fhir_basic_auth,
         ),
         "ehrbase": ehrbase_probe(
             settings.EHRBASE_URL,

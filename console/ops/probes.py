@@ -277,19 +277,14 @@ def check_fhir(
     name = "HAPI FHIR"
     if not settings.FHIR_SERVER_URL:
         return Check("fhir", name, NOT_CONFIGURED, "FHIR_SERVER_URL is not set.", required=required)
-    basic = (
-        (settings.FHIR_AUTH_USER, settings.FHIR_AUTH_PASSWORD.reveal())
-        if settings.FHIR_AUTH_USER
-        else None
-    )
     client = FhirClient(
         settings.FHIR_SERVER_URL,
         connect_timeout=PROBE_CONNECT_TIMEOUT,
         read_timeout=PROBE_READ_TIMEOUT,
         retries=0,
         breaker=CircuitBreaker(failure_threshold=1000),
-        bearer_token=settings.FHIR_AUTH_TOKEN.reveal() or None,
-        basic_auth=basic,
+        bearer_token=settings.fhir_bearer_token,
+        basic_auth=settings.fhir_basic_auth,
         request_id=request_id,
         on_call=on_call,
     )

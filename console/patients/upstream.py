@@ -55,19 +55,14 @@ def fhir_client() -> FhirClient:
         if holder.client is None or holder.key != key:
             if holder.client is not None:
                 holder.client.close()
-            basic = (
-                (settings.FHIR_AUTH_USER, settings.FHIR_AUTH_PASSWORD.reveal())
-                if settings.FHIR_AUTH_USER
-                else None
-            )
             holder.client = FhirClient(
                 settings.FHIR_SERVER_URL,
                 connect_timeout=connect,
                 read_timeout=read,
                 retries=app.config.get("FHIR_RETRIES", 2),
                 backoff_factor=app.config.get("FHIR_BACKOFF_FACTOR", 0.25),
-                bearer_token=settings.FHIR_AUTH_TOKEN.reveal() or None,
-                basic_auth=basic,
+                bearer_token=settings.fhir_bearer_token,
+                basic_auth=settings.fhir_basic_auth,
                 breaker=holder.breaker,
                 request_id=current_request_id,
                 on_call=upstream_hook("fhir"),

@@ -25,14 +25,11 @@ SEED_BATCH = 100
 
 
 def _fhir_client(settings: Settings, url: str) -> FhirClient:
-    basic = None
-    if settings.FHIR_AUTH_USER:
-        basic = (settings.FHIR_AUTH_USER, settings.FHIR_AUTH_PASSWORD.reveal())
     return FhirClient(
         url,
         read_timeout=120.0,
-        bearer_token=settings.FHIR_AUTH_TOKEN.reveal() or None,
-        basic_auth=basic,
+        bearer_token=settings.fhir_bearer_token,
+        basic_auth=settings.fhir_basic_auth,
         breaker=CircuitBreaker(failure_threshold=1000),
     )
 
