@@ -6,15 +6,28 @@ failure to write it surfaces before the caller commits or shows anything.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import g, has_request_context, request
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
 from console.db import db
 from console.db.models import AuditEvent, User
 
 OUTCOMES = ("success", "failure", "denied")
+
+log = logging.getLogger(__name__)
+
+
+class AuditUnavailable(Exception):
+    """The audit row could not be written, so the data must not be shown."""
+
+    message = (
+        "The console could not record this access in the audit log, so the record is not "
+        "shown. Try again; if it keeps happening, tell the system administrator."
+    )
 
 
 def record_event(
@@ -63,3 +76,17 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, An
     """Only the fields that differ, as (before, after) for an edit's audit row."""
     keys = [k for k in after if before.get(k) != after.get(k)]
     return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
+def record_access(action: str, **fields: Any) -> None:
+    """Record and commit who looked at clinical data, before it is shown (fail closed).
+
+    Raises ``AuditUnavailable`` when the row cannot be written; the caller shows nothing.
+    """
+    try:
+        record_event(action, **fields)
+        db.session.commit()
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        log.error("audit write failed for %s: %s", action, type(exc).__name__)
+        raise AuditUnavailable from exc

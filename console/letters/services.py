@@ -15,10 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from console.audit import record_event
-from console.db import db
+from console.audit import AuditUnavailable, record_access
 from console.letters.upstream import (
     DISPLAY_TIMEZONE,
     ehrbase_client,
@@ -35,7 +32,6 @@ from console.openehr.errors import (
     TemplateInvalid,
 )
 from console.openehr.letters import Letter, LetterFilters, LetterPage, get_letter, list_letters
-from console.patients.services import AuditUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -115,16 +111,6 @@ def parse_letter_query(args: Mapping[str, str]) -> LetterQuery:
     return LetterQuery(filters=filters, page=page, values=values, errors=errors)
 
 
-def _audit(action: str, **fields: Any) -> None:
-    try:
-        record_event(action, **fields)
-        db.session.commit()
-    except SQLAlchemyError as exc:
-        db.session.rollback()
-        log.error("audit write failed for %s: %s", action, type(exc).__name__)
-        raise AuditUnavailable from exc
-
-
 @dataclass(frozen=True)
 class LetterListResult:
     """A page of a patient's letters, or the upstream error that prevented it."""
@@ -165,7 +151,7 @@ def list_patient_letters(patient_id: str, query: LetterQuery) -> LetterListResul
         details["results"] = len(result.page.letters)
     if result.error is not None:
         details["error"] = type(result.error).__name__
-    _audit(
+    record_access(
         LIST_ACTION,
         outcome="success" if result.error is None else "failure",
         target_type="Patient",
@@ -196,23 +182,27 @@ def view_letter(patient_id: str, uid: str) -> Letter:
             uid=uid,
         )
     except EhrbaseError as exc:
-        _audit(VIEW_ACTION, outcome="failure", details={"error": type(exc).__name__}, **fields)
+        record_access(
+            VIEW_ACTION, outcome="failure", details={"error": type(exc).__name__}, **fields
+        )
         raise
     if letter is None:
-        _audit(
+        record_access(
             VIEW_ACTION,
             outcome="denied",
             details={"reason": "not a letter in this patient's record"},
             **fields,
         )
         raise LetterNotFound(uid)
-    _audit(VIEW_ACTION, details={"version": letter.version, "ehr_id": letter.ehr_id}, **fields)
+    record_access(
+        VIEW_ACTION, details={"version": letter.version, "ehr_id": letter.ehr_id}, **fields
+    )
     return letter
 
 
 def deny_unknown_patient(patient_id: str, uid: str) -> None:
     """Audit a letter asked for under a patient the FHIR server does not know (``denied``)."""
-    _audit(
+    record_access(
         VIEW_ACTION,
         outcome="denied",
         target_type="Composition",
@@ -290,7 +280,7 @@ def upload_template(data: bytes, filename: str) -> UploadOutcome:
     details: dict[str, Any] = {"filename": filename[:200], "bytes": len(data)}
     if outcome.error is not None:
         details["error"] = type(outcome.error).__name__
-    _audit(
+    record_access(
         UPLOAD_ACTION,
         outcome="success" if outcome.ok else "failure",
         target_type="Template",

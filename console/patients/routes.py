@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from flask import render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from console.audit import AuditUnavailable
 from console.fhir.errors import (
     FhirError,
     FhirGone,
@@ -28,7 +29,6 @@ from console.fhir.search import PatientSearch
 from console.patients import bp
 from console.patients.query import GENDERS, parse_search
 from console.patients.services import (
-    AuditUnavailable,
     page_token,
     search_patients,
     view_patient,

@@ -16,10 +16,8 @@ from typing import Any
 
 from flask import current_app
 from itsdangerous import BadData, URLSafeSerializer
-from sqlalchemy.exc import SQLAlchemyError
 
-from console.audit import record_event
-from console.db import db
+from console.audit import record_access
 from console.fhir.errors import FhirError, FhirInvalidLink
 from console.fhir.models import PatientView, SearchPage
 from console.fhir.search import PatientSearch
@@ -31,15 +29,6 @@ log = logging.getLogger(__name__)
 SEARCH_ACTION = "patient.search"
 VIEW_ACTION = "patient.view"
 PAGE_TOKEN_SALT = "patients.results-page"  # noqa: S105  (a signing namespace, not a secret)
-
-
-class AuditUnavailable(Exception):
-    """The audit row could not be written, so the data must not be shown."""
-
-    message = (
-        "The console could not record this access in the audit log, so the patient details "
-        "are not shown. Try again; if it keeps happening, tell the system administrator."
-    )
 
 
 @dataclass(frozen=True)
@@ -121,7 +110,7 @@ def search_patients(parsed: ParsedSearch, token: str | None = None) -> SearchRes
         details["results"] = len(result.page.patients)
     if result.error is not None:
         details["error"] = type(result.error).__name__
-    _audit(
+    record_access(
         SEARCH_ACTION,
         outcome="success" if result.error is None else "failure",
         target_type="Patient",
@@ -136,7 +125,7 @@ def view_patient(patient_id: str) -> PatientView:
     try:
         patient = load_patient(patient_id)
     except FhirError as exc:
-        _audit(
+        record_access(
             VIEW_ACTION,
             outcome="failure",
             target_type="Patient",
@@ -145,7 +134,7 @@ def view_patient(patient_id: str) -> PatientView:
             details={"error": type(exc).__name__},
         )
         raise
-    _audit(
+    record_access(
         VIEW_ACTION,
         target_type="Patient",
         target_id=patient.id,
@@ -162,13 +151,3 @@ def load_patient(patient_id: str) -> PatientView:
     audits its own view in its own transaction.
     """
     return fhir_client().read_patient(patient_id)
-
-
-def _audit(action: str, **fields: Any) -> None:
-    try:
-        record_event(action, **fields)
-        db.session.commit()
-    except SQLAlchemyError as exc:
-        db.session.rollback()
-        log.error("audit write failed for %s: %s", action, type(exc).__name__)
-        raise AuditUnavailable from exc
