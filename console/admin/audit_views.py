@@ -25,7 +25,8 @@ def audit() -> ResponseReturnValue:
         view=view,
         result=result,
         outcomes=OUTCOMES,
-        known_actions=audit_service.KNOWN_ACTIONS,
+        action_labels=audit_service.ACTION_LABELS,
+        action_label=audit_service.action_label,
         page_sizes=audit_service.PAGE_SIZES,
         diff_rows=audit_service.diff_rows,
     )

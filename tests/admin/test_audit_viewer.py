@@ -32,7 +32,7 @@ def add_events(app: Flask, rows: list[dict[str, Any]]) -> None:
 
 
 def shown_actions(html: str) -> list[str]:
-    return re.findall(r"<td><code>([a-z0-9_.]+)</code></td>", html)
+    return re.findall(r"<div class=\"hint\"><code>([a-z0-9_.]+)</code></div></td>", html)
 
 
 def test_events_show_names_not_ids_and_a_diff_for_edits(app: Flask, admin: Admin) -> None:
@@ -164,10 +164,11 @@ def test_csv_export_of_the_filtered_view(app: Flask, admin: Admin) -> None:
     )
     assert body.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
-    assert rows[0][:5] == ["Time (UTC)", "Actor", "Action", "Outcome", "Target"]
+    assert rows[0][:6] == ["Time (UTC)", "Actor", "Action", "Event", "Outcome", "Target"]
     assert [r[2] for r in rows[1:]] == ["user.update"]
     row = dict(zip(rows[0], rows[1], strict=True))
     assert row["Actor"] == "Root (root)"
+    assert row["Event"] == "User details changed"
     assert row["Target"] == '\'=HYPERLINK("http://x") (alice)'
     assert row["After"] == '{"full_name": "=cmd|\' /C calc\'!A0"}'  # JSON text starts with {
     patient = (
@@ -205,3 +206,14 @@ def test_the_action_filter_suggests_every_action_the_console_records() -> None:
             recorded.update(re.findall(pattern, text))
     assert len(recorded) >= 30
     assert recorded - set(KNOWN_ACTIONS) == set()
+
+
+def test_actions_are_shown_by_what_they_mean_with_the_code_beside(app: Flask, admin: Admin) -> None:
+    add_events(app, [
+        {"action": "user.disable", "actor_id": admin.user_id, "actor_username": "root"},
+        {"action": "custom.thing", "occurred_at": BASE + timedelta(minutes=1)},
+    ])  # fmt: skip
+    page = admin.get("/admin/audit").get_data(as_text=True)
+    assert "User disabled" in page and "<code>user.disable</code>" in page
+    assert "<code>custom.thing</code>" in page, "an action without a name shows its code"
+    assert '<option value="patient.view">Patient record viewed</option>' in page
