@@ -186,12 +186,14 @@ def ehrbase_probe(
     return probe
 
 
-def default_probes(settings: Any, timeouts: Timeouts) -> dict[str, Probe]:
+def default_probes(
+    settings: Any, fhir_timeouts: Timeouts, ehrbase_timeouts: Timeouts
+) -> dict[str, Probe]:
     """The probes for the configured services (``settings`` is ``console.config.Settings``)."""
     return {
         "fhir": fhir_probe(
             settings.FHIR_SERVER_URL,
-            timeouts,
+            fhir_timeouts,
             bearer_token=settings.fhir_bearer_token,
             basic_auth=settings.fhir_basic_auth,
         ),
@@ -199,6 +201,6 @@ def default_probes(settings: Any, timeouts: Timeouts) -> dict[str, Probe]:
             settings.EHRBASE_URL,
             settings.EHRBASE_API_USER,
             settings.EHRBASE_API_PASSWORD.reveal(),
-            timeouts,
+            ehrbase_timeouts,
         ),
     }

@@ -78,10 +78,10 @@ def settings_revert() -> ResponseReturnValue:
     return redirect(url_for("admin.settings") + "#" + key.replace(".", "-"))
 
 
-def _timeouts() -> connections.Timeouts:
+def _timeouts(service: str) -> connections.Timeouts:
     return connections.Timeouts(
-        connect=float(get_setting("clinical.fhir_connect_timeout_seconds")),
-        read=float(get_setting("clinical.fhir_read_timeout_seconds")),
+        connect=float(get_setting(f"clinical.{service}_connect_timeout_seconds")),
+        read=float(get_setting(f"clinical.{service}_read_timeout_seconds")),
     )
 
 
@@ -90,7 +90,9 @@ def probes() -> dict[str, Any]:
     custom = current_app.config.get("CONNECTION_PROBES")
     if custom is not None:
         return dict(custom)
-    return connections.default_probes(current_app.config["SETTINGS"], _timeouts())
+    return connections.default_probes(
+        current_app.config["SETTINGS"], _timeouts("fhir"), _timeouts("ehrbase")
+    )
 
 
 @bp.post("/settings/test/<service>")

@@ -1,10 +1,11 @@
 """The app's EHRbase client, built from the settings and shared by every request.
 
 One client (one pooled session, one circuit breaker) per app, sending the request id
-upstream and reporting each call to the request log. Flask config keys (all optional):
-``EHRBASE_CONNECT_TIMEOUT`` (3.05 s), ``EHRBASE_READ_TIMEOUT`` (10 s), ``EHRBASE_RETRIES`` (2),
-``EHRBASE_BACKOFF_FACTOR`` (0.25), ``EHRBASE_BREAKER_THRESHOLD`` (5),
-``EHRBASE_BREAKER_RESET_S`` (30).
+upstream and reporting each call to the request log. Its timeouts are settings
+(``clinical.ehrbase_*_timeout_seconds``); it is rebuilt when they change, keeping the breaker.
+Flask config keys (all optional): ``EHRBASE_CONNECT_TIMEOUT`` and ``EHRBASE_READ_TIMEOUT``
+(override the settings), ``EHRBASE_RETRIES`` (2), ``EHRBASE_BACKOFF_FACTOR`` (0.25),
+``EHRBASE_BREAKER_THRESHOLD`` (5), ``EHRBASE_BREAKER_RESET_S`` (30).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class _Holder:
     def __init__(self, app: Flask) -> None:
         self.lock = threading.Lock()
         self.client: EhrbaseClient | None = None
+        self.key: tuple[object, ...] | None = None
         self.breaker = CircuitBreaker(
             failure_threshold=int(app.config.get("EHRBASE_BREAKER_THRESHOLD", 5)),
             reset_after_s=float(app.config.get("EHRBASE_BREAKER_RESET_S", 30.0)),
@@ -51,22 +53,34 @@ def ehrbase_client() -> EhrbaseClient:
     if not settings.EHRBASE_URL:
         raise EhrbaseNotConfigured(diagnostics="EHRBASE_URL is not set.")
     holder: _Holder = app.extensions.setdefault(EXTENSION, _Holder(app))
+    connect = float(
+        app.config.get("EHRBASE_CONNECT_TIMEOUT")
+        or get_setting("clinical.ehrbase_connect_timeout_seconds")
+    )
+    read = float(
+        app.config.get("EHRBASE_READ_TIMEOUT")
+        or get_setting("clinical.ehrbase_read_timeout_seconds")
+    )
+    key = (settings.EHRBASE_URL, connect, read)
     with holder.lock:
-        if holder.client is None:
+        if holder.client is None or holder.key != key:
+            if holder.client is not None:
+                holder.client.close()
             holder.client = EhrbaseClient(
                 settings.EHRBASE_URL,
                 user=settings.EHRBASE_API_USER,
                 password=settings.EHRBASE_API_PASSWORD.reveal(),
                 admin_user=settings.EHRBASE_API_ADMIN_USER,
                 admin_password=settings.EHRBASE_API_ADMIN_PASSWORD.reveal(),
-                connect_timeout=float(app.config.get("EHRBASE_CONNECT_TIMEOUT", 3.05)),
-                read_timeout=float(app.config.get("EHRBASE_READ_TIMEOUT", 10.0)),
+                connect_timeout=connect,
+                read_timeout=read,
                 retries=int(app.config.get("EHRBASE_RETRIES", 2)),
                 backoff=float(app.config.get("EHRBASE_BACKOFF_FACTOR", 0.25)),
                 breaker=holder.breaker,
                 request_id=current_request_id,
                 on_call=upstream_hook("ehrbase"),
             )
+            holder.key = key
         return holder.client
 
 

@@ -131,10 +131,15 @@ def world(
         EHRBASE_RETRIES=0,
         EHRBASE_BACKOFF_FACTOR=0,
         EHRBASE_BREAKER_THRESHOLD=1000,
-        EHRBASE_READ_TIMEOUT=0.5,
     )
     namespace = f"test-{uuid.uuid4().hex[:12]}"
-    set_settings(app, **{"clinical.ehr_subject_namespace": namespace})
+    set_settings(
+        app,
+        **{
+            "clinical.ehr_subject_namespace": namespace,
+            "clinical.ehrbase_read_timeout_seconds": 0.5,
+        },
+    )
     world = World(app, hapi, ehrbase, namespace)
     yield world
     world.client.close()

@@ -282,6 +282,22 @@ def test_ehrbase_failures_show_a_message_a_retry_and_details_never_an_empty_list
     assert row.outcome == "failure" and row.patient_id == patient
 
 
+def test_the_ehrbase_read_timeout_is_a_setting_that_takes_effect_at_once(
+    world: World, clinician: FlaskClient
+) -> None:
+    """The fixture sets 0.5 s; an administrator raising it lets a slow EHRbase answer."""
+    patient = world.patient()
+    world.letters(patient, [a_letter(1)])
+    server = world.ehrbase.server
+    assert server is not None
+    server.set_faults(latency_ms=800, only_paths=["/ehrbase/rest/openehr/v1/query"])
+    assert "did not answer in time" in page_text(clinician.get(f"/patients/{patient}"))
+    set_settings(world.app, **{"clinical.ehrbase_read_timeout_seconds": 3.0})
+    response = clinician.get(f"/patients/{patient}")
+    assert "Letters cannot be shown" not in page_text(response)
+    assert len(titles(response)) == 1
+
+
 def test_retry_after_an_outage_shows_the_letters(world: World, clinician: FlaskClient) -> None:
     patient = world.patient()
     world.letters(patient, [a_letter(1)])
