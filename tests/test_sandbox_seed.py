@@ -9,14 +9,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 import requests
 from flask import Flask
 
-from console.sandbox.cli import seed_command
-from console.sandbox.letters import generate_letters
+from console.sandbox.cli import seed_command, seed_sandbox
+from console.sandbox.letters import PAEDIATRICIANS, SandboxPatient, generate_letters
 from console.sandbox.patients import generate_patients
 from tests.emulators.ehrbase import (
     DEFAULT_ADMIN,
@@ -86,17 +87,49 @@ def test_the_letters_match_the_generator_for_each_patient(
     seed_app: Flask, upstreams: tuple[EmulatorServer, str, EmulatorServer, str]
 ) -> None:
     _, fhir_url, ehrbase, ehrbase_url = upstreams
-    result = _seed(
-        seed_app, "--patients", "6", "--fhir-url", fhir_url, "--ehrbase-url", ehrbase_url
-    )
-    assert result.exit_code == 0, result.output
-    emulator = emulator_of(ehrbase)
-    ids = [
-        record.status["subject"]["external_ref"]["id"]["value"] for record in emulator.ehrs.values()
+    with seed_app.app_context():
+        ids = seed_sandbox(
+            seed_app.config["SETTINGS"], fhir_url=fhir_url, ehrbase_url=ehrbase_url, count=6
+        )
+    people = [
+        SandboxPatient.from_fhir(resource, pid)
+        for resource, pid in zip(generate_patients(6, seed=42), ids, strict=True)
     ]
-    assert ids
-    expected = sum(len(generate_letters(pid, seed=42)) for pid in ids)
-    assert expected == _compositions(ehrbase)
+    expected = sum(len(generate_letters(person, seed=42)) for person in people)
+    assert expected == _compositions(ehrbase) > 0
+
+
+def test_children_see_paediatricians_and_letters_stay_within_a_life() -> None:
+    paediatricians = {c.name for c in PAEDIATRICIANS}
+    child = [
+        letter
+        for n in range(40)
+        for letter in generate_letters(SandboxPatient(f"c{n}", birth_date=date(2018, 3, 1)))
+    ]
+    assert child and {letter.author for letter in child} <= paediatricians
+    adult = [
+        letter
+        for n in range(40)
+        for letter in generate_letters(SandboxPatient(f"a{n}", birth_date=date(1950, 3, 1)))
+    ]
+    assert adult and not {letter.author for letter in adult} & paediatricians
+    born = date(2025, 11, 2)
+    baby = [
+        letter
+        for n in range(40)
+        for letter in generate_letters(SandboxPatient(f"b{n}", birth_date=born))
+    ]
+    assert baby and all(letter.date.date() >= born for letter in baby)
+    died = date(2024, 2, 10)
+    late = [
+        letter
+        for n in range(40)
+        for letter in generate_letters(
+            SandboxPatient(f"d{n}", birth_date=date(1940, 1, 1), died=died)
+        )
+    ]
+    assert late and all(letter.date.date() <= died for letter in late)
+    assert generate_letters(SandboxPatient("unborn", birth_date=date(2027, 1, 1))) == []
 
 
 def test_no_letters_leaves_ehrbase_alone(

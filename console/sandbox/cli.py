@@ -62,7 +62,7 @@ def _load_failed(what: str, url: str, message: str, diagnostics: str) -> click.C
     return click.ClickException(f"loading {what} into {url} failed: {message}{detail}")
 
 
-def _seed_patients(settings: Settings, url: str, count: int, seed: int) -> list[str]:
+def _seed_patients(settings: Settings, url: str, count: int, seed: int) -> list[SandboxPatient]:
     patients = generate_patients(count, seed=seed)
     client = _fhir_client(settings, url)
     ids: list[str] = []
@@ -76,18 +76,23 @@ def _seed_patients(settings: Settings, url: str, count: int, seed: int) -> list[
         raise _load_failed("patients", url, exc.message, exc.diagnostics) from None
     finally:
         client.close()
-    return ids
+    return [SandboxPatient.from_fhir(p, pid) for p, pid in zip(patients, ids, strict=True)]
 
 
 def _seed_letters(
-    settings: Settings, url: str, patient_ids: list[str], seed: int, namespace: str, workers: int
+    settings: Settings,
+    url: str,
+    people: list[SandboxPatient],
+    seed: int,
+    namespace: str,
+    workers: int,
 ) -> None:
     client = _ehrbase_client(settings, url, workers)
     try:
-        with click.progressbar(length=len(patient_ids), label="letters ", file=None) as bar:
+        with click.progressbar(length=len(people), label="letters ", file=None) as bar:
             report = load_letters(
                 client,
-                [SandboxPatient(pid) for pid in patient_ids],
+                people,
                 namespace=namespace,
                 seed=seed,
                 workers=workers,
@@ -178,9 +183,9 @@ def seed_sandbox(
     """
     from console.appsettings import get_setting
 
-    ids = _seed_patients(settings, fhir_url, count, seed)
-    click.echo(f"patients: {len(ids)} on {fhir_url} (existing ones kept)")
-    if ehrbase_url and ids:
+    people = _seed_patients(settings, fhir_url, count, seed)
+    click.echo(f"patients: {len(people)} on {fhir_url} (any already there were kept)")
+    if ehrbase_url and people:
         namespace = str(get_setting("clinical.ehr_subject_namespace"))
-        _seed_letters(settings, ehrbase_url, ids, seed, namespace, workers)
-    return ids
+        _seed_letters(settings, ehrbase_url, people, seed, namespace, workers)
+    return [person.id for person in people]

@@ -14,7 +14,8 @@ import random
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from console.openehr import letter_template as lt
 from console.openehr.client import EhrbaseClient
@@ -27,10 +28,32 @@ SPAN_DAYS = 3 * 365
 
 @dataclass(frozen=True)
 class SandboxPatient:
-    """What the generator needs to know about a patient."""
+    """What the generator needs to know about a patient.
+
+    With a birth date, letters fall after it and children see paediatricians; with a date of
+    death, no letter is dated after it.
+    """
 
     id: str
     name: str | None = None
+    birth_date: date | None = None
+    died: date | None = None
+
+    @classmethod
+    def from_fhir(cls, resource: dict[str, Any], patient_id: str) -> SandboxPatient:
+        """From a synthetic FHIR Patient and the id the server gave it."""
+        return cls(
+            patient_id,
+            birth_date=_date_of(resource.get("birthDate")),
+            died=_date_of(resource.get("deceasedDateTime")),
+        )
+
+
+def _date_of(value: object) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -53,6 +76,14 @@ CLINICIANS = (
     Clinician("Dr Samuel Adeyemi", "Specialty Registrar, Cardiology", "cardiology", "St Aldhelm's Hospital"),
     Clinician("Ms Claire Porter", "Advanced Nurse Practitioner, Diabetes", "diabetes", "Riverside General Hospital"),
 )  # fmt: skip
+
+PAEDIATRICIANS = (
+    Clinician("Dr Laura Bennett", "Consultant Paediatrician", "paediatrics", "Riverside General Hospital"),
+    Clinician("Dr Kwame Mensah", "Consultant in Paediatric Respiratory Medicine", "paediatric respiratory", "Northgate University Hospital"),
+    Clinician("Dr Sophie Turner", "Consultant in Paediatric Diabetes", "paediatric diabetes", "St Aldhelm's Hospital"),
+)  # fmt: skip
+
+ADULT_AGE = 16
 
 GP_RECIPIENTS = (
     "Dr Alan Fraser, Millbrook Surgery",
@@ -92,6 +123,21 @@ CONDITIONS: dict[str, list[tuple[str, list[str], list[str]]]] = {
     "rheumatology": [
         ("rheumatoid arthritis", ["Methotrexate 15 mg once weekly", "Folic acid 5 mg once weekly"], ["CRP", "full blood count", "liver function tests"]),
         ("polymyalgia rheumatica", ["Prednisolone 15 mg once daily, reducing"], ["ESR", "CRP"]),
+    ],
+    "paediatrics": [
+        ("atopic eczema", ["Emollient cream as often as needed", "Hydrocortisone 1% cream once daily for flares"], ["skin swab if infected"]),
+        ("functional constipation", ["Macrogol oral powder, one sachet daily"], ["growth and weight review"]),
+    ],
+    "paediatric respiratory": [
+        ("childhood asthma", ["Beclometasone 100 micrograms two puffs twice daily via spacer", "Salbutamol inhaler as required via spacer"], ["peak flow diary", "spirometry"]),
+        ("viral-induced wheeze", ["Salbutamol inhaler as required via spacer"], ["oxygen saturations"]),
+    ],
+    "paediatric diabetes": [
+        ("type 1 diabetes", ["Insulin glargine 8 units at night", "Insulin aspart with meals"], ["HbA1c", "continuous glucose monitor download"]),
+    ],
+    "paediatric acute": [
+        ("bronchiolitis", ["Supportive care; no regular medicines"], ["oxygen saturations", "feeding chart"]),
+        ("gastroenteritis with dehydration", ["Oral rehydration solution"], ["urea and electrolytes"]),
     ],
     "acute": [
         ("community-acquired pneumonia", ["Amoxicillin 500 mg three times daily for five days"], ["chest X-ray", "CRP"]),
@@ -179,8 +225,15 @@ def _discharge_summary(
     clinician: Clinician,
     recipient: str,
     admitted: datetime,
+    child: bool,
 ) -> tuple[str, str]:
-    condition, medicines, tests = rng.choice(CONDITIONS["acute"] + CONDITIONS[clinician.specialty])
+    acute = CONDITIONS["paediatric acute" if child else "acute"]
+    condition, medicines, tests = rng.choice(acute + CONDITIONS[clinician.specialty])
+    wards = (
+        ["Children's Ward", "Paediatric Assessment Unit"]
+        if child
+        else ["Acute Medical Unit", "Beech Ward", "Cedar Ward", "Willow Ward"]
+    )
     days = rng.randint(1, 9)
     discharged = admitted + timedelta(days=days)
     body = "\n".join([
@@ -189,7 +242,7 @@ def _discharge_summary(
         _patient_line(patient),
         f"**Admitted:** {admitted:%d-%b-%Y}  ",
         f"**Discharged:** {discharged:%d-%b-%Y}  ",
-        f"**Ward:** {rng.choice(['Acute Medical Unit', 'Beech Ward', 'Cedar Ward', 'Willow Ward'])}, {clinician.hospital}",
+        f"**Ward:** {rng.choice(wards)}, {clinician.hospital}",
         "",
         "## Reason for admission",
         f"{condition.capitalize()}.",
@@ -255,28 +308,42 @@ def _referral_letter(
 def generate_letters(
     patient: SandboxPatient | str, *, seed: int = 0, anchor: datetime = ANCHOR
 ) -> list[lt.LetterInput]:
-    """Between 0 and 20 letters for a patient, the same every time for the same patient id and seed."""
+    """Between 0 and 20 letters for a patient, the same every time for the same patient and seed.
+
+    Letters are dated within the patient's life (when the dates are known) and the three years
+    before ``anchor``; a patient under 16 on a letter's date sees paediatricians.
+    """
     if isinstance(patient, str):
         patient = SandboxPatient(patient)
     rng = random.Random(f"quill-letters:{seed}:{patient.id}")  # noqa: S311 - demo data, not security
     count = rng.choice([0, 0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20])
     gp = rng.choice(GP_RECIPIENTS)
+    earliest = anchor - timedelta(days=SPAN_DAYS)
+    if patient.birth_date is not None:
+        earliest = max(earliest, datetime.combine(patient.birth_date, time(9), UTC))
+    latest = anchor
+    if patient.died is not None:
+        latest = min(latest, datetime.combine(patient.died, time(8), UTC))
+    if latest <= earliest:
+        return []
+    span_days = (latest - earliest).days
     letters: list[lt.LetterInput] = []
     for _ in range(count):
-        clinician = rng.choice(CLINICIANS)
-        date = anchor - timedelta(days=rng.randint(0, SPAN_DAYS), minutes=rng.randint(0, 9 * 60))
-        date = date.replace(second=0, microsecond=0)
+        written = latest - timedelta(days=rng.randint(0, span_days), minutes=rng.randint(0, 9 * 60))
+        written = max(written, earliest).replace(second=0, microsecond=0)
+        child = patient.birth_date is not None and _age(patient.birth_date, written) < ADULT_AGE
+        pool = PAEDIATRICIANS if child else CLINICIANS
+        clinician = rng.choice(pool)
         kind = rng.random()
         if kind < 0.55:
             title, body = _clinic_letter(rng, patient, clinician, gp)
             recipient = gp
         elif kind < 0.8:
-            title, body = _discharge_summary(
-                rng, patient, clinician, gp, date - timedelta(days=rng.randint(2, 10))
-            )
+            admitted = max(written - timedelta(days=rng.randint(2, 10)), earliest)
+            title, body = _discharge_summary(rng, patient, clinician, gp, admitted, child)
             recipient = gp
         else:
-            target = rng.choice([c for c in CLINICIANS if c.specialty != clinician.specialty])
+            target = rng.choice([c for c in pool if c.specialty != clinician.specialty])
             title, recipient, body = _referral_letter(rng, patient, clinician, target)
         roll = rng.random()
         status = "final" if roll < 0.75 else "draft" if roll < 0.9 else "amended"
@@ -286,13 +353,18 @@ def generate_letters(
                 body_markdown=body,
                 status=status,
                 author=clinician.name,
-                date=date,
+                date=written,
                 recipient=recipient,
                 facility=clinician.hospital,
             )
         )
     letters.sort(key=lambda letter: letter.date)
     return letters
+
+
+def _age(born: date, on: datetime) -> int:
+    day = on.date()
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
 def ensure_letter_template(client: EhrbaseClient) -> bool:
