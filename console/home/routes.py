@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 
+from console.home.summary import accounts_needing_attention
 from console.navigation import visible_sections
 from console.permissions import login_required_only
 
@@ -14,5 +16,12 @@ bp = Blueprint("home", __name__)
 @bp.route("/")
 @login_required_only
 def dashboard() -> ResponseReturnValue:
-    """The landing page: a card for each area the user's roles open."""
-    return render_template("home/dashboard.html", sections=visible_sections())
+    """The landing page: a card for each area the user's roles open, a patient search box for
+    clinical staff and, for user administrators, the accounts that need attention."""
+    accounts = accounts_needing_attention() if current_user.has_permission("users.manage") else None
+    return render_template(
+        "home/dashboard.html",
+        sections=visible_sections(),
+        can_search_patients=current_user.has_permission("patients.search"),
+        accounts=accounts,
+    )
