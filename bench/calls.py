@@ -51,7 +51,7 @@ def _measure(client: Any, app: Any, path: str, upstreams: list[Upstream]) -> tup
 
 def _measure_once(client: Any, app: Any, path: str, upstreams: list[Upstream]) -> tuple[dict, int]:
     for upstream in upstreams:
-        upstream.recorder.seen.clear()
+        upstream.recorder.clear()
     with counting_queries(app) as queries:
         response = client.get(path)
     if response.status_code != 200:

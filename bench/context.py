@@ -15,12 +15,19 @@ SHARED_FAMILY = "Benchmark"
 SHARED_FAMILY_COUNT = 60
 
 
+# Request headers that change the work an upstream server does for the same URL (HAPI reuses a
+# cached search result set unless the request says ``Cache-Control: no-cache``).
+REPLAYED_HEADERS = ("Accept", "Cache-Control", "Prefer")
+
+
 class QueryRecorder:
-    """WSGI middleware remembering each upstream request's path and query string."""
+    """WSGI middleware remembering each upstream request's method, path and query string, and
+    (in ``headers``, same order) the request headers a faithful replay must send again."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.seen: list[tuple[str, str, str]] = []
+        self.headers: list[dict[str, str]] = []
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         self.seen.append(
@@ -30,7 +37,19 @@ class QueryRecorder:
                 environ.get("QUERY_STRING", ""),
             )
         )
+        self.headers.append(
+            {
+                name: environ[key]
+                for name in REPLAYED_HEADERS
+                if (key := "HTTP_" + name.upper().replace("-", "_")) in environ
+            }
+        )
         return self.app(environ, start_response)
+
+    def clear(self) -> None:
+        """Forget what was seen."""
+        self.seen.clear()
+        self.headers.clear()
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Figure 1: what the console adds on top of the upstream request it makes (20 ms emulator).
 
 The console runs under gunicorn; the raw request is the very request the console sent
-(recorded at the emulator), replayed with a pooled ``requests`` session.
+(recorded at the emulator with the headers that change the server's work), replayed with a
+pooled ``requests`` session.
 """
 
 from __future__ import annotations
@@ -59,19 +60,25 @@ def run(ctx: Context) -> list[Row]:
             console = signed_in_session(base, "bench.overhead")
             raw = requests.Session()
             for label, path in pages.items():
-                hapi.recorder.seen.clear()
+                hapi.recorder.clear()
                 response = console.get(base + path, timeout=30)
                 if response.status_code != 200:
                     raise NotRun(f"{label} answered {response.status_code}")
-                fhir_calls = [s for s in hapi.recorder.seen if not s[1].startswith("/_emulator")]
+                fhir_calls = [
+                    (seen, headers)
+                    for seen, headers in zip(hapi.recorder.seen, hapi.recorder.headers, strict=True)
+                    if not seen[1].startswith("/_emulator")
+                ]
                 if not fhir_calls:
                     raise NotRun(f"{label} made no upstream request")
-                method, upstream_path, query = fhir_calls[0]
+                (method, upstream_path, query), sent_headers = fhir_calls[0]
                 upstream_url = hapi.server.url + upstream_path + (f"?{query}" if query else "")
                 ours = timed(lambda p=path: console.get(base + p, timeout=30), samples)
+                # The very request the console sent: same URL and the headers that change the
+                # server's work (the search's Cache-Control: no-cache bypasses HAPI's cache).
                 theirs = timed(
-                    lambda m=method, u=upstream_url: raw.request(
-                        m, u, headers={"Accept": "application/fhir+json"}, timeout=30
+                    lambda m=method, u=upstream_url, h=sent_headers: raw.request(
+                        m, u, headers=h, timeout=30
                     ),
                     samples,
                 )
