@@ -85,8 +85,22 @@ def record_access(action: str, **fields: Any) -> None:
     """
     try:
         record_event(action, **fields)
-        db.session.commit()
+        _commit_keeping_loaded_state()
     except SQLAlchemyError as exc:
         db.session.rollback()
         log.error("audit write failed for %s: %s", action, type(exc).__name__)
         raise AuditUnavailable from exc
+
+
+def _commit_keeping_loaded_state() -> None:
+    """Commit without expiring what this request has already loaded (the signed-in user, their
+    roles and permissions): the page rendered after the audit commit would otherwise read them
+    all again from the database. What the page then shows of them is what this request read a
+    moment before the commit, as it would have been had the page been rendered first."""
+    session = db.session()
+    expire = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire

@@ -40,13 +40,14 @@ from flask import Flask, Request, g, request, session
 from flask.sessions import SecureCookieSession, SessionInterface, session_json_serializer
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
 from console.appsettings import get_setting
 from console.audit import record_event
 from console.auth import clock
 from console.db import db
-from console.db.models import User, UserSession
+from console.db.models import Role, User, UserSession
 
 COOKIE_NAME = "quill_session"
 SECURE_COOKIE_NAME = "__Host-quill_session"
@@ -394,7 +395,11 @@ def load_session_user(user_id: str) -> User | None:
         or current.stored_user_id != int(user_id)
     ):
         return None
-    user = db.session.get(User, int(user_id))
+    # The user, their roles and the roles' permissions in one query: every request checks a
+    # permission and draws the navigation from them.
+    user = db.session.get(
+        User, int(user_id), options=[joinedload(User.roles).joinedload(Role.permissions)]
+    )
     if user is None:
         end_current_session(None, reason="user deleted")
         return None

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, Response, g, has_request_context, request
 from flask.logging import default_handler
+from sqlalchemy import inspect
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
@@ -238,6 +239,11 @@ def _user_id() -> int | str | None:
         from flask_login import current_user
 
         if current_user and current_user.is_authenticated:
+            # The identity key needs no database read, whereas ``get_id()`` on a user expired
+            # by this request's commit would load the whole row again just for the log line.
+            state = inspect(current_user._get_current_object(), raiseerr=False)
+            if state is not None and state.identity:
+                return str(state.identity[0])
             return current_user.get_id()
     except Exception:  # a broken session must not lose the log line
         return None
