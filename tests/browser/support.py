@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.helpers import DEFAULT_PASSWORD, make_user
 
@@ -25,6 +27,53 @@ _DROP_LEFTOVER_STYLES = """() => {
         if (!before.has(e)) { e.removeAttribute('style'); }
     });
 }"""
+
+
+class PageWatch:
+    """What a page received while a test ran: every answer of 400 or more, and failed requests."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.problems: list[str] = []
+        page.on("response", self._response)
+        page.on("requestfailed", self._failed)
+
+    def _response(self, response: Any) -> None:
+        if response.status >= 400:
+            self.problems.append(f"{response.status} {response.request.method} {response.url}")
+
+    def _failed(self, request: Any) -> None:
+        self.problems.append(f"failed {request.method} {request.url}: {request.failure}")
+
+    def describe(self, region: str | None = None) -> str:
+        """The page's address, title, the text of ``region`` (a selector) when given, its main
+        text (shortened) and the failed answers seen."""
+        lines = [f"page: {self.page.url}"]
+        try:
+            lines.append(f"title: {self.page.title()!r}")
+            if region and self.page.locator(region).count():
+                shown = " ".join(self.page.locator(region).first.inner_text(timeout=2_000).split())
+                lines.append(f"{region} showed: {shown[:1_000]}")
+            main = self.page.locator("main")
+            text = main.first.inner_text(timeout=2_000) if main.count() else ""
+            if not text:
+                text = self.page.locator("body").inner_text(timeout=2_000)
+            text = " ".join(text.split())
+            lines.append("it showed: " + (text[:2_000] + " …" if len(text) > 2_000 else text))
+        except Exception as exc:  # the page may be mid-navigation or closed
+            lines.append(f"(page text unavailable: {type(exc).__name__}: {exc})")
+        lines.append(
+            "answers of 400 or more / failed requests: " + (", ".join(self.problems) or "none")
+        )
+        return "\n".join(lines)
+
+    @contextmanager
+    def step(self, what: str, region: str | None = None) -> Iterator[None]:
+        """Run one step of a journey; when it fails, say what the page showed at that moment."""
+        try:
+            yield
+        except (AssertionError, PlaywrightError) as exc:
+            raise AssertionError(f"{what} failed: {exc}\n{self.describe(region)}") from exc
 
 
 def create_user(app: Flask, username: str, roles: tuple[str, ...], **fields: Any) -> int:

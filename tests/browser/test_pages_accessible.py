@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,13 @@ import pytest
 from flask import url_for
 
 from tests.browser.conftest import LiveConsole
-from tests.browser.support import assert_accessible, create_user, screenshot, sign_in
+from tests.browser.support import (
+    assert_accessible,
+    axe_violations,
+    create_user,
+    screenshot,
+    sign_in,
+)
 
 ADMIN_PAGES = (
     ("admin.roles", "admin-roles"),
@@ -47,6 +54,42 @@ def test_admin_page_is_accessible(
     assert response is not None and response.status == 200, f"{path} answered {response}"
     assert_accessible(page, endpoint)
     screenshot(page, artifacts, name)
+
+
+def test_admin_detail_pages_are_accessible(live: LiveConsole, page: Any, artifacts: Path) -> None:
+    """The pages behind the lists: a role's edit form, a new role, deleting a role, confirming
+    an action on a user, and the administrator's dashboard."""
+    if "admin.role_edit" not in live.app.view_functions:
+        pytest.skip("this build has no role pages")
+    from sqlalchemy import select
+
+    from console.db import db
+    from console.db.models import Role
+
+    create_user(live.app, "page.admin", ("System administrator",), full_name="Page Admin")
+    nurse = create_user(live.app, "ward.nurse", ("Clinician",), full_name="Ward Nurse")
+    with live.app.app_context():
+        role_id = db.session.scalar(select(Role.id).where(Role.name == "Clinician"))
+    with live.app.test_request_context():
+        pages = {
+            "admin-role-edit": url_for("admin.role_edit", role_id=role_id),
+            "admin-role-create": url_for("admin.role_create"),
+            "admin-role-delete": url_for("admin.role_delete", role_id=role_id),
+            "admin-user-action": url_for("admin.user_action", user_id=nurse, action="disable"),
+            "dashboard-admin": url_for("home.dashboard"),
+        }
+    sign_in(page, "page.admin")
+    found: dict[str, Any] = {}
+    for name, path in pages.items():
+        response = page.goto(path)
+        assert response is not None and response.status == 200, f"{path} answered {response}"
+        violations = axe_violations(page)
+        if violations:
+            found[f"{name} ({path})"] = violations
+        screenshot(page, artifacts, name)
+    assert not found, "axe-core found serious or critical violations:\n" + json.dumps(
+        found, indent=2
+    )
 
 
 def test_error_pages_are_accessible(live: LiveConsole, page: Any, artifacts: Path) -> None:

@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from console.sandbox.patients import nhs_number_of
 from tests.browser.conftest import LiveConsole
 from tests.browser.support import (
+    PageWatch,
     assert_accessible,
     create_user,
     focused,
@@ -120,24 +121,33 @@ def test_open_a_letter_from_the_patient_page(live: LiveConsole, page: Any, artif
     if live.ehrbase is None:
         pytest.skip("this build has no EHRbase emulator")
     patient = _patient_with_letters(live)
+    number = nhs_number_of(patient)
+    watch = PageWatch(page)
     _clinician(live, page)
-    page.goto(f"{path}?q={nhs_number_of(patient)}")
-    page.get_by_role("table").get_by_role("link").first.click()
-    expect(page.locator(".patient-banner")).to_be_visible()
+    with watch.step(f"finding the patient by NHS number {number}"):
+        page.goto(f"{path}?q={number}")
+        found = page.get_by_role("table").get_by_role("link")
+        expect(found).to_have_count(1)
+    with watch.step("opening the patient page from the search result"):
+        found.click()
+        expect(page.locator(".patient-banner")).to_be_visible()
     # The panel is part of the page: wait for it, and when EHRbase could not be asked say why
     # (a failing first page must not send the test on to other patients, tripping the breaker).
     status = page.locator("#letters-status")
-    expect(status).to_have_text(re.compile(r"\S"))
-    assert "cannot be shown" not in status.inner_text(), page.locator("#letters").inner_text()
-    letters = page.locator("#letters table a[href*='/letters/']")
-    expect(letters.first).to_be_visible()
+    with watch.step("waiting for the letters panel's status line", region="#letters"):
+        expect(status).to_have_text(re.compile(r"\S"))
+        said = status.inner_text()
+    with watch.step(f"the letters panel saying {said!r}", region="#letters"):
+        assert "cannot be shown" not in said, "the letters could not be read"
+        letters = page.locator("#letters table a[href*='/letters/']")
+        expect(letters.first).to_be_visible()
     assert_accessible(page, "the patient page with letters")
     title = letters.first.inner_text().strip()
-    letters.first.click()
-
-    expect(page.get_by_role("heading", level=1)).to_contain_text(title)
-    expect(page.locator(".patient-banner")).to_be_visible()
-    expect(page.locator("main")).to_contain_text(re.compile(r"\d{2}-[A-Z][a-z]{2}-\d{4}"))
+    with watch.step(f"opening the letter {title!r}"):
+        letters.first.click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text(title)
+        expect(page.locator(".patient-banner")).to_be_visible()
+        expect(page.locator("main")).to_contain_text(re.compile(r"\d{2}-[A-Z][a-z]{2}-\d{4}"))
     assert_accessible(page, "the letter page")
     screenshot(page, artifacts, "letter-page")
 
