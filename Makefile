@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 HTMX := static/vendor/htmx.min.js
+# npm ci's stamp: npm gives extracted files old timestamps, so they cannot stand for the install.
+NODE_MODULES := node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
@@ -17,10 +19,14 @@ $(INSTALLED): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(INSTALLED)
 
-assets: $(HTMX)
+## htmx is served from static/vendor; axe-core stays in node_modules for the browser tests.
+assets: $(HTMX) $(NODE_MODULES)
 
-$(HTMX): package.json package-lock.json
+$(NODE_MODULES): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_MODULES)
+
+$(HTMX): $(NODE_MODULES)
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js $(HTMX)
 
