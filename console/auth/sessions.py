@@ -38,7 +38,7 @@ from typing import Any
 
 from flask import Flask, Request, g, request, session
 from flask.sessions import SecureCookieSession, SessionInterface, session_json_serializer
-from sqlalchemy import delete, select, update
+from sqlalchemy import Text, cast, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
@@ -141,6 +141,9 @@ class ServerSession(SecureCookieSession):
         self.rotate = False
         self.restart = False
         self.endings: list[Ending] = []
+        # The stored user loaded with the row, held so that it stays in the ORM identity map
+        # (which keeps only weak references) until the user loader checks it.
+        self.loaded_user: User | None = None
 
     def regenerate(self, *, new_sign_in: bool = False) -> None:
         """Give this session a new id at the end of the request; the old one stops working.
@@ -192,14 +195,24 @@ class ServerSessionInterface(SessionInterface):
 
     def _load(self, token: str) -> ServerSession:
         sid = hash_token(token)
-        row = db.session.execute(
-            select(
-                UserSession.user_id,
-                UserSession.data,
-                UserSession.created_at,
-                UserSession.last_seen_at,
-            ).where(UserSession.id == sid)
-        ).first()
+        # The session's user, with their roles and permissions, comes in the same query: the
+        # user loader finds it in the identity map (and still checks it) instead of asking again.
+        row = (
+            db.session.execute(
+                select(
+                    UserSession.user_id,
+                    cast(UserSession.data, Text).label("data"),
+                    UserSession.created_at,
+                    UserSession.last_seen_at,
+                    User,
+                )
+                .outerjoin(User, User.id == UserSession.user_id)
+                .options(joinedload(User.roles).joinedload(Role.permissions))
+                .where(UserSession.id == sid)
+            )
+            .unique()
+            .first()
+        )
         if row is None:
             return ServerSession(had_cookie=True)
         now = clock.now()
@@ -210,8 +223,8 @@ class ServerSessionInterface(SessionInterface):
             if row.user_id is not None:
                 fresh[FLASHES_KEY] = [("info", EXPIRY_MESSAGES[reason])]
             return fresh
-        data = self.serializer.loads(json.dumps(row.data or {}))
-        return ServerSession(
+        data = self.serializer.loads(row.data) if row.data else {}
+        loaded = ServerSession(
             data,
             sid=sid,
             created_at=row.created_at,
@@ -219,6 +232,8 @@ class ServerSessionInterface(SessionInterface):
             stored_user_id=row.user_id,
             had_cookie=True,
         )
+        loaded.loaded_user = row.User
+        return loaded
 
     def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:  # type: ignore[override]
         """Write what changed: a new row (and cookie), the data, or a throttled ``last_seen_at``."""
@@ -395,8 +410,9 @@ def load_session_user(user_id: str) -> User | None:
         or current.stored_user_id != int(user_id)
     ):
         return None
-    # The user, their roles and the roles' permissions in one query: every request checks a
-    # permission and draws the navigation from them.
+    # Normally already loaded with the session row; otherwise the user, their roles and the
+    # roles' permissions in one query (every request checks a permission and draws the
+    # navigation from them).
     user = db.session.get(
         User, int(user_id), options=[joinedload(User.roles).joinedload(Role.permissions)]
     )
