@@ -38,7 +38,7 @@ from typing import Any
 
 from flask import Flask, Request, g, request, session
 from flask.sessions import SecureCookieSession, SessionInterface, session_json_serializer
-from sqlalchemy import Text, cast, delete, select, update
+from sqlalchemy import Text, bindparam, cast, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
@@ -156,6 +156,22 @@ class ServerSession(SecureCookieSession):
         self.modified = True
 
 
+# A session row with its user, and the user's roles and permissions, in one query (built once):
+# the user loader finds the user in the identity map (and still checks it) instead of asking again.
+_SESSION_WITH_USER = (
+    select(
+        UserSession.user_id,
+        cast(UserSession.data, Text).label("data"),
+        UserSession.created_at,
+        UserSession.last_seen_at,
+        User,
+    )
+    .outerjoin(User, User.id == UserSession.user_id)
+    .options(joinedload(User.roles).joinedload(Role.permissions))
+    .where(UserSession.id == bindparam("sid"))
+)
+
+
 class ServerSessionInterface(SessionInterface):
     """Loads and stores ``ServerSession`` objects in the auth database."""
 
@@ -195,24 +211,7 @@ class ServerSessionInterface(SessionInterface):
 
     def _load(self, token: str) -> ServerSession:
         sid = hash_token(token)
-        # The session's user, with their roles and permissions, comes in the same query: the
-        # user loader finds it in the identity map (and still checks it) instead of asking again.
-        row = (
-            db.session.execute(
-                select(
-                    UserSession.user_id,
-                    cast(UserSession.data, Text).label("data"),
-                    UserSession.created_at,
-                    UserSession.last_seen_at,
-                    User,
-                )
-                .outerjoin(User, User.id == UserSession.user_id)
-                .options(joinedload(User.roles).joinedload(Role.permissions))
-                .where(UserSession.id == sid)
-            )
-            .unique()
-            .first()
-        )
+        row = db.session.execute(_SESSION_WITH_USER, {"sid": sid}).unique().first()
         if row is None:
             return ServerSession(had_cookie=True)
         now = clock.now()
