@@ -142,7 +142,15 @@ def run(args: argparse.Namespace) -> list[Row]:
     return rows
 
 
-def report(rows: list[Row], args: argparse.Namespace, seconds: float) -> str:
+def load_average() -> str:
+    """The 1-minute load average now (what else is using the cores), or "unknown"."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "unknown"
+
+
+def report(rows: list[Row], args: argparse.Namespace, seconds: float, load: tuple[str, str]) -> str:
     """RESULTS.md: machine, date, command, the table and which targets are met."""
     met = [r for r in rows if r.met is True]
     missed = [r for r in rows if r.met is False]
@@ -155,6 +163,8 @@ def report(rows: list[Row], args: argparse.Namespace, seconds: float) -> str:
         f"- revision: {revision()}",
         f"- command: `{' '.join(['python -m bench', *map(shlex.quote, sys.argv[1:])])}`",
         f"- duration: {seconds:.0f} s",
+        f"- load average (1 min) at start / end: {load[0]} / {load[1]} on {os.cpu_count()} cores "
+        "(anything above what the bench itself adds means other work shared the machine)",
         f"- scale: {args.users:,} users, {args.events:,} audit events; {args.patients} patients; "
         f"{args.samples} samples per figure",
         "",
@@ -187,9 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = parse_args(argv)
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    started = time.perf_counter()
+    started, load_at_start = time.perf_counter(), load_average()
     rows = run(args)
-    text = report(rows, args, time.perf_counter() - started)
+    text = report(rows, args, time.perf_counter() - started, (load_at_start, load_average()))
     print(text)
     if not args.no_write:
         args.output.write_text(text)
