@@ -33,6 +33,24 @@ def timed(action: Callable[[], object], count: int, warmup: int = 3) -> list[flo
     return durations
 
 
+def timed_pairs(
+    first: Callable[[], object], second: Callable[[], object], count: int, warmup: int = 3
+) -> tuple[list[float], list[float]]:
+    """Time ``first`` and ``second`` alternately, ``count`` times each after ``warmup`` rounds,
+    so that a change in what else the machine is doing weighs on both alike; durations in ms."""
+    for _ in range(warmup):
+        first()
+        second()
+    ours: list[float] = []
+    theirs: list[float] = []
+    for _ in range(count):
+        for action, durations in ((first, ours), (second, theirs)):
+            start = time.perf_counter()
+            action()
+            durations.append((time.perf_counter() - start) * 1000)
+    return ours, theirs
+
+
 @dataclass
 class Row:
     """One figure of the results table."""
