@@ -63,7 +63,7 @@ def test_first_sign_in_changes_password_and_enrols_totp(
     page.get_by_role("button", name="Confirm and turn on").click()
 
     expect(page.get_by_role("heading", name="Your recovery codes")).to_be_visible()
-    assert page.locator(".recovery-codes li").count() == 10
+    expect(page.locator(".recovery-codes li")).to_have_count(10)
     assert_accessible(page, "the recovery codes")
     screenshot(page, artifacts, "first-sign-in-recovery-codes")
     page.get_by_role("link", name=re.compile("I have saved my codes")).click()
