@@ -172,8 +172,8 @@ def report(rows: list[Row], args: argparse.Namespace, seconds: float, load: tupl
         "gunicorn), the emulators, PostgreSQL and the load generator share its cores.",
         "",
         "How each figure is taken: (1) the console under gunicorn vs. the very FHIR request it "
-        "sent, replayed with a pooled client, emulator latency fixed at 20 ms, sequential "
-        "requests; (2) 16 keep-alive clients in two processes for a fixed time; (3) requests "
+        "sent, replayed with a pooled client and the same headers, emulator latency fixed at "
+        "20 ms, console and raw requests alternating; (2) 16 keep-alive clients in two processes for a fixed time; (3) requests "
         "counted at the emulators and SQL statements counted on the auth engine, on the second "
         "of two identical requests; (4) in-process test clients on one PostgreSQL database, "
         "ours and Flask-Admin's stock ModelView (page size 50, same searchable columns) over "
