@@ -157,6 +157,16 @@ class Settings:
         return self.FHIR_AUTH_TOKEN.reveal() or None
 
     @property
+    def ehrbase_accounts(self) -> dict[str, str | None]:
+        """The EHRbase API user and admin, as ``EhrbaseClient`` keyword arguments."""
+        return {
+            "user": self.EHRBASE_API_USER,
+            "password": self.EHRBASE_API_PASSWORD.reveal(),
+            "admin_user": self.EHRBASE_API_ADMIN_USER,
+            "admin_password": self.EHRBASE_API_ADMIN_PASSWORD.reveal(),
+        }
+
+    @property
     def fhir_basic_auth(self) -> tuple[str, str] | None:
         """Basic credentials for HAPI FHIR, or None."""
         if not self.FHIR_AUTH_USER:

@@ -29,10 +29,7 @@ def _admin_client() -> EhrbaseClient:
         )
     return EhrbaseClient(
         settings.EHRBASE_URL,
-        user=settings.EHRBASE_API_USER,
-        password=settings.EHRBASE_API_PASSWORD.reveal(),
-        admin_user=settings.EHRBASE_API_ADMIN_USER,
-        admin_password=settings.EHRBASE_API_ADMIN_PASSWORD.reveal(),
+        **settings.ehrbase_accounts,
         retries=2,
         breaker=CircuitBreaker(failure_threshold=1000),
     )

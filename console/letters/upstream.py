@@ -68,10 +68,7 @@ def ehrbase_client() -> EhrbaseClient:
                 holder.client.close()
             holder.client = EhrbaseClient(
                 settings.EHRBASE_URL,
-                user=settings.EHRBASE_API_USER,
-                password=settings.EHRBASE_API_PASSWORD.reveal(),
-                admin_user=settings.EHRBASE_API_ADMIN_USER,
-                admin_password=settings.EHRBASE_API_ADMIN_PASSWORD.reveal(),
+                **settings.ehrbase_accounts,
                 connect_timeout=connect,
                 read_timeout=read,
                 retries=int(app.config.get("EHRBASE_RETRIES", 2)),

@@ -47,10 +47,7 @@ def _ehrbase_client(settings: Settings, url: str, workers: int) -> EhrbaseClient
         )
     return EhrbaseClient(
         url,
-        user=settings.EHRBASE_API_USER,
-        password=settings.EHRBASE_API_PASSWORD.reveal(),
-        admin_user=settings.EHRBASE_API_ADMIN_USER,
-        admin_password=settings.EHRBASE_API_ADMIN_PASSWORD.reveal(),
+        **settings.ehrbase_accounts,
         read_timeout=60.0,
         breaker=CircuitBreaker(failure_threshold=1000),
         pool_size=max(4, workers),
