@@ -10,17 +10,16 @@ Flask config keys (all optional): ``EHRBASE_CONNECT_TIMEOUT`` and ``EHRBASE_READ
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, current_app
 
 from console.appsettings import get_setting
-from console.fhir.breaker import CircuitBreaker
 from console.openehr.client import EhrbaseClient
 from console.openehr.errors import EhrbaseNotConfigured
 from console.ops.request_log import current_request_id, upstream_hook
+from console.upstream_clients import ClientHolder, holder_for
 
 EXTENSION = "letters.ehrbase"
 
@@ -30,20 +29,9 @@ except ZoneInfoNotFoundError:  # a system without time zone data
     DISPLAY_TIMEZONE = UTC
 
 
-class _Holder:
-    def __init__(self, app: Flask) -> None:
-        self.lock = threading.Lock()
-        self.client: EhrbaseClient | None = None
-        self.key: tuple[object, ...] | None = None
-        self.breaker = CircuitBreaker(
-            failure_threshold=int(app.config.get("EHRBASE_BREAKER_THRESHOLD", 5)),
-            reset_after_s=float(app.config.get("EHRBASE_BREAKER_RESET_S", 30.0)),
-        )
-
-
 def init_app(app: Flask) -> None:
     """Prepare the per-app client holder."""
-    app.extensions[EXTENSION] = _Holder(app)
+    holder_for(app, EXTENSION, "EHRBASE")
 
 
 def ehrbase_client() -> EhrbaseClient:
@@ -52,7 +40,6 @@ def ehrbase_client() -> EhrbaseClient:
     settings = app.config["SETTINGS"]
     if not settings.EHRBASE_URL:
         raise EhrbaseNotConfigured(diagnostics="EHRBASE_URL is not set.")
-    holder: _Holder = app.extensions.setdefault(EXTENSION, _Holder(app))
     connect = float(
         app.config.get("EHRBASE_CONNECT_TIMEOUT")
         or get_setting("clinical.ehrbase_connect_timeout_seconds")
@@ -61,24 +48,21 @@ def ehrbase_client() -> EhrbaseClient:
         app.config.get("EHRBASE_READ_TIMEOUT")
         or get_setting("clinical.ehrbase_read_timeout_seconds")
     )
-    key = (settings.EHRBASE_URL, connect, read)
-    with holder.lock:
-        if holder.client is None or holder.key != key:
-            if holder.client is not None:
-                holder.client.close()
-            holder.client = EhrbaseClient(
-                settings.EHRBASE_URL,
-                **settings.ehrbase_accounts,
-                connect_timeout=connect,
-                read_timeout=read,
-                retries=int(app.config.get("EHRBASE_RETRIES", 2)),
-                backoff=float(app.config.get("EHRBASE_BACKOFF_FACTOR", 0.25)),
-                breaker=holder.breaker,
-                request_id=current_request_id,
-                on_call=upstream_hook("ehrbase"),
-            )
-            holder.key = key
-        return holder.client
+    holder: ClientHolder[EhrbaseClient] = holder_for(app, EXTENSION, "EHRBASE")
+    return holder.get(
+        (settings.EHRBASE_URL, connect, read),
+        lambda breaker: EhrbaseClient(
+            settings.EHRBASE_URL,
+            **settings.ehrbase_accounts,
+            connect_timeout=connect,
+            read_timeout=read,
+            retries=int(app.config.get("EHRBASE_RETRIES", 2)),
+            backoff=float(app.config.get("EHRBASE_BACKOFF_FACTOR", 0.25)),
+            breaker=breaker,
+            request_id=current_request_id,
+            on_call=upstream_hook("ehrbase"),
+        ),
+    )
 
 
 def subject_namespace() -> str:

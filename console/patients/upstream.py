@@ -7,29 +7,15 @@ forget that the server is down.
 
 from __future__ import annotations
 
-import threading
-from typing import Any
-
 from flask import Flask, current_app
 
 from console.appsettings import get_setting
-from console.fhir.breaker import CircuitBreaker
 from console.fhir.client import FhirClient
 from console.fhir.errors import FhirNotConfigured
 from console.ops.request_log import current_request_id, upstream_hook
+from console.upstream_clients import ClientHolder, holder_for
 
 EXTENSION = "patients.fhir"
-
-
-class _Holder:
-    def __init__(self, app: Flask) -> None:
-        self.lock = threading.Lock()
-        self.key: tuple[Any, ...] | None = None
-        self.client: FhirClient | None = None
-        self.breaker = CircuitBreaker(
-            failure_threshold=int(app.config.get("FHIR_BREAKER_THRESHOLD", 5)),
-            reset_after_s=float(app.config.get("FHIR_BREAKER_RESET_S", 30.0)),
-        )
 
 
 def init_app(app: Flask) -> None:
@@ -38,7 +24,7 @@ def init_app(app: Flask) -> None:
     Flask config keys (all optional): ``FHIR_RETRIES`` (2), ``FHIR_BACKOFF_FACTOR`` (0.25),
     ``FHIR_BREAKER_THRESHOLD`` (5), ``FHIR_BREAKER_RESET_S`` (30).
     """
-    app.extensions[EXTENSION] = _Holder(app)
+    holder_for(app, EXTENSION, "FHIR")
 
 
 def fhir_client() -> FhirClient:
@@ -47,28 +33,24 @@ def fhir_client() -> FhirClient:
     settings = app.config["SETTINGS"]
     if not settings.FHIR_SERVER_URL:
         raise FhirNotConfigured(diagnostics="FHIR_SERVER_URL is not set.")
-    holder: _Holder = app.extensions.setdefault(EXTENSION, _Holder(app))
     connect = float(get_setting("clinical.fhir_connect_timeout_seconds"))
     read = float(get_setting("clinical.fhir_read_timeout_seconds"))
-    key = (settings.FHIR_SERVER_URL, connect, read)
-    with holder.lock:
-        if holder.client is None or holder.key != key:
-            if holder.client is not None:
-                holder.client.close()
-            holder.client = FhirClient(
-                settings.FHIR_SERVER_URL,
-                connect_timeout=connect,
-                read_timeout=read,
-                retries=app.config.get("FHIR_RETRIES", 2),
-                backoff_factor=app.config.get("FHIR_BACKOFF_FACTOR", 0.25),
-                bearer_token=settings.fhir_bearer_token,
-                basic_auth=settings.fhir_basic_auth,
-                breaker=holder.breaker,
-                request_id=current_request_id,
-                on_call=upstream_hook("fhir"),
-            )
-            holder.key = key
-        return holder.client
+    holder: ClientHolder[FhirClient] = holder_for(app, EXTENSION, "FHIR")
+    return holder.get(
+        (settings.FHIR_SERVER_URL, connect, read),
+        lambda breaker: FhirClient(
+            settings.FHIR_SERVER_URL,
+            connect_timeout=connect,
+            read_timeout=read,
+            retries=app.config.get("FHIR_RETRIES", 2),
+            backoff_factor=app.config.get("FHIR_BACKOFF_FACTOR", 0.25),
+            bearer_token=settings.fhir_bearer_token,
+            basic_auth=settings.fhir_basic_auth,
+            breaker=breaker,
+            request_id=current_request_id,
+            on_call=upstream_hook("fhir"),
+        ),
+    )
 
 
 def page_size() -> int:
