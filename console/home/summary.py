@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import url_for
+from sqlalchemy import and_, func, select
 
-from console.admin.user_listing import UserFilter, count_users
-from console.db.models import utcnow
+from console.admin.user_listing import UserFilter, filter_conditions
+from console.db import db
+from console.db.models import User, utcnow
 
 DORMANT_DAYS = 90
 
@@ -31,11 +33,20 @@ ATTENTION: tuple[tuple[str, UserFilter], ...] = (
 
 
 def accounts_needing_attention() -> list[AccountCount]:
-    """One count per state, each linking to the users list filtered to it."""
+    """One count per state, each linking to the users list filtered to it.
+
+    All counts come from one pass over the users table (``COUNT(*) FILTER (WHERE ...)``).
+    """
     now = utcnow()
+    counts = db.session.execute(
+        select(
+            *(
+                func.count().filter(and_(*filter_conditions(user_filter, now)))
+                for _label, user_filter in ATTENTION
+            )
+        ).select_from(User)
+    ).one()
     return [
-        AccountCount(
-            label, count_users(user_filter, now), url_for("admin.users", **user_filter.as_query())
-        )
-        for label, user_filter in ATTENTION
+        AccountCount(label, int(count), url_for("admin.users", **user_filter.as_query()))
+        for (label, user_filter), count in zip(ATTENTION, counts, strict=True)
     ]
