@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+import logging
+
+from flask import Flask, current_app, g, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
 
 MESSAGES: dict[int, tuple[str, str]] = {
     400: ("Bad request", "The request could not be understood. Check what you entered and try again."),
@@ -16,6 +21,7 @@ MESSAGES: dict[int, tuple[str, str]] = {
     413: ("Too large", "What you sent is larger than the console accepts."),
     429: ("Too many attempts", "There have been too many requests from your address. Wait a minute and try again."),
     500: ("Something went wrong", "The console could not complete the request. It has been logged; try again shortly."),
+    503: ("The console's database is not answering", "Nothing was changed. Try again in a minute; if it keeps happening, tell the system administrator."),
 }  # fmt: skip
 
 
@@ -35,6 +41,16 @@ def render_error(code: int, detail: str | None = None) -> ResponseReturnValue:
 def init_app(app: Flask) -> None:
     """Register the handlers."""
 
+    def _refuse_while_database_down() -> ResponseReturnValue | None:
+        # Set when the session could not be read: say why instead of showing a sign-in form
+        # whose submission could not work either. Health endpoints report for themselves.
+        error = g.pop("auth_database_error", None)
+        if error is None or request.path.startswith("/health/"):
+            return None
+        return database_unavailable(error)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, _refuse_while_database_down)
+
     @app.errorhandler(CSRFError)
     def _csrf(_error: CSRFError) -> ResponseReturnValue:
         return render_error(
@@ -52,6 +68,47 @@ def init_app(app: Flask) -> None:
             return body, status, {"Allow": ", ".join(error.valid_methods)}  # type: ignore[attr-defined]
         return response
 
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database(error: DBAPIError) -> ResponseReturnValue:
+        if not is_outage(error):
+            raise error  # a fault in the statement or schema: the ordinary 500 page and log
+        return database_unavailable(error)
+
     @app.errorhandler(InternalServerError)
-    def _internal(_error: InternalServerError) -> ResponseReturnValue:
+    def _internal(error: InternalServerError) -> ResponseReturnValue:
+        # Errors while saving the session reach here wrapped, not through the handler above.
+        original = getattr(error, "original_exception", None)
+        if isinstance(original, DBAPIError) and is_outage(original):
+            return database_unavailable(original)
         return render_error(500)
+
+
+def database_unavailable(error: SQLAlchemyError) -> ResponseReturnValue:
+    """The auth database is down or could not complete the transaction: roll back, log the
+    cause without its statement, and say so on a 503 page drawn without the signed-in user
+    (loading them needs the database)."""
+    from console.db import db
+
+    try:
+        db.session.rollback()
+    except DBAPIError:  # the connection is already gone
+        db.session.close()
+    log.error("auth database unavailable: %s", error)  # statements only: parameters are hidden
+    g._login_user = current_app.login_manager.anonymous_user()  # type: ignore[attr-defined]
+    return render_error(503)
+
+
+def is_outage(error: DBAPIError) -> bool:
+    """True when the database could not be reached or dropped the connection, as opposed to
+    a statement it refused (a missing table, a constraint): only the former is a 503."""
+    if error.connection_invalidated or isinstance(error, InterfaceError):
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    original = error.orig
+    if hasattr(original, "sqlstate"):  # psycopg: no SQLSTATE means the server was never reached
+        state = original.sqlstate or ""
+        return not state or state.startswith(("08", "57P"))
+    text = str(original).lower()
+    return "unable to open database" in text or "database is locked" in text

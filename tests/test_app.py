@@ -207,3 +207,54 @@ def test_client_address_comes_from_the_proxy_only_when_one_is_declared(
             select(AuditEvent).where(AuditEvent.action == "auth.sign_in")
         ).one()
         assert event.client_address == recorded
+
+
+def test_a_database_outage_gets_a_page_that_says_so(tmp_path, migrated_sqlite_template) -> None:  # type: ignore[no-untyped-def]
+    """Signed in, then the auth database goes away: every page answers 503 saying the database
+    is not answering (not a generic error, not a sign-in form that cannot work); when it is
+    back, the same session works again."""
+    import shutil
+
+    from console.db import db
+    from tests.conftest import base_config
+
+    folder = tmp_path / "db"
+    folder.mkdir()
+    shutil.copy(migrated_sqlite_template, folder / "auth.sqlite3")
+    from console import create_app
+
+    app = create_app(
+        base_config(tmp_path, f"sqlite:///{folder / 'auth.sqlite3'}")
+        | {"PROPAGATE_EXCEPTIONS": False}
+    )
+    make_user(app, "root", roles=("System administrator",))
+    client = app.test_client()
+    sign_in(client, "root")
+    assert client.get("/").status_code == 200
+
+    with app.app_context():
+        db.engine.dispose()
+    folder.rename(tmp_path / "moved")
+    for path in ("/", "/admin/users", "/auth/login"):
+        response = client.get(path, follow_redirects=True)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 503
+        assert "database is not answering" in page and "Nothing was changed" in page
+        assert "Traceback" not in page and "sqlite" not in page.lower()
+
+    (tmp_path / "moved").rename(folder)
+    assert client.get("/").status_code == 200, "the session survives the outage"
+
+
+def test_an_unreachable_postgresql_gets_the_database_page_not_a_500(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from console import create_app
+    from tests.conftest import base_config
+
+    app = create_app(
+        base_config(tmp_path, "postgresql+psycopg://auth_user@127.0.0.1:9/quill_auth")
+        | {"PROPAGATE_EXCEPTIONS": False}
+    )
+    response = app.test_client().get("/auth/login")
+    assert response.status_code == 503
+    assert "database is not answering" in response.get_data(as_text=True)
+    assert app.test_client().get("/health/ready").status_code == 503

@@ -39,7 +39,7 @@ from typing import Any
 from flask import Flask, Request, g, request, session
 from flask.sessions import SecureCookieSession, SessionInterface, session_json_serializer
 from sqlalchemy import Text, bindparam, cast, delete, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
@@ -48,6 +48,7 @@ from console.audit import record_event
 from console.auth import clock
 from console.db import db
 from console.db.models import Role, User, UserSession
+from console.errors import is_outage
 
 COOKIE_NAME = "quill_session"
 SECURE_COOKIE_NAME = "__Host-quill_session"
@@ -204,9 +205,11 @@ class ServerSessionInterface(SessionInterface):
             return ServerSession(had_cookie=True)
         try:
             return self._load(token)
-        except SQLAlchemyError:
+        except SQLAlchemyError as exc:
             db.session.rollback()
             app.logger.exception("could not read the session; treating the request as anonymous")
+            if isinstance(exc, DBAPIError) and is_outage(exc):
+                g.auth_database_error = exc  # answered with the database-down page
             return ServerSession(skip=True)
 
     def _load(self, token: str) -> ServerSession:
