@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import g, has_request_context, request
 from flask_login import current_user
+from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from console.db import db
@@ -48,28 +49,58 @@ def record_event(
     ``from_request=False`` is for housekeeping done while some unrelated request is handled
     (e.g. removing expired sessions): that request's id and client address are not recorded.
     """
+    event = AuditEvent(
+        **_event_values(
+            action,
+            outcome=outcome,
+            target_type=target_type,
+            target_id=target_id,
+            patient_id=patient_id,
+            before=before,
+            after=after,
+            details=details,
+            actor=actor,
+            from_request=from_request,
+        )
+    )
+    db.session.add(event)
+    db.session.flush()
+    return event
+
+
+def _event_values(
+    action: str,
+    *,
+    outcome: str = "success",
+    target_type: str | None = None,
+    target_id: str | int | None = None,
+    patient_id: str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
+    actor: User | None = None,
+    from_request: bool = True,
+) -> dict[str, Any]:
+    """The column values of an audit row (who, from where, what, and the outcome)."""
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {OUTCOMES}")
     if actor is None and has_request_context() and current_user.is_authenticated:
         actor = current_user._get_current_object()  # type: ignore[attr-defined]
-    event = AuditEvent(
-        action=action,
-        outcome=outcome,
-        actor_id=actor.id if actor is not None else None,
-        actor_username=actor.username if actor is not None else None,
-        target_type=target_type,
-        target_id=str(target_id) if target_id is not None else None,
-        patient_id=patient_id,
-        before=before,
-        after=after,
-        details=details,
-    )
-    if from_request and has_request_context():
-        event.request_id = getattr(g, "request_id", None)
-        event.client_address = request.remote_addr
-    db.session.add(event)
-    db.session.flush()
-    return event
+    in_request = from_request and has_request_context()
+    return {
+        "action": action,
+        "outcome": outcome,
+        "actor_id": actor.id if actor is not None else None,
+        "actor_username": actor.username if actor is not None else None,
+        "target_type": target_type,
+        "target_id": str(target_id) if target_id is not None else None,
+        "patient_id": patient_id,
+        "before": before,
+        "after": after,
+        "details": details,
+        "request_id": getattr(g, "request_id", None) if in_request else None,
+        "client_address": request.remote_addr if in_request else None,
+    }
 
 
 def changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -84,7 +115,9 @@ def record_access(action: str, **fields: Any) -> None:
     Raises ``AuditUnavailable`` when the row cannot be written; the caller shows nothing.
     """
     try:
-        record_event(action, **fields)
+        # A plain INSERT rather than a unit-of-work flush: nothing reads the row back, and
+        # this runs on every patient and letter page.
+        db.session.execute(insert(AuditEvent.__table__), _event_values(action, **fields))
         _commit_keeping_loaded_state()
     except SQLAlchemyError as exc:
         db.session.rollback()
