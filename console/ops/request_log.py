@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, g, has_request_context, request, session
 from flask.logging import default_handler
 from sqlalchemy import inspect
 
@@ -238,6 +238,11 @@ def _user_id() -> int | str | None:
     try:
         from flask_login import current_user
 
+        if "_login_user" not in g:
+            # Nothing in this request needed the user (a public page): name the session's user
+            # without loading and checking the whole account just for the log line.
+            stored = getattr(session, "stored_user_id", None)
+            return str(stored) if stored is not None else None
         if current_user and current_user.is_authenticated:
             # The identity key needs no database read, whereas ``get_id()`` on a user expired
             # by this request's commit would load the whole row again just for the log line.

@@ -149,6 +149,41 @@ def test_the_signed_in_users_id_is_logged(app: Flask, capsys: pytest.CaptureFixt
     assert "clara" not in json.dumps(line)
 
 
+def test_a_public_page_names_the_signed_in_user_without_reading_the_account(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy import event
+
+    from console.db import db
+
+    caplog.set_level(logging.DEBUG, logger="console.request")
+    client = signed_in_client(app, "clara", ("Clinician",))
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert client.get("/health/live").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    client.get("/")
+    logged = {
+        record.fields["route"]: record.fields["user_id"]  # type: ignore[attr-defined]
+        for record in caplog.records
+        if record.name == "console.request"
+    }
+    assert logged["/health/live"] == logged["/"] not in (None, "")
+    reads = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
+    # The session row (joined with its user) and the settings; the account is not
+    # read a second time.
+    assert len(reads) == 2, seen
+    assert "user_sessions" in reads[0] and "FROM app_settings" in reads[1], seen
+
+
 def test_refused_and_unknown_requests_are_logged_too(
     app: Flask, capsys: pytest.CaptureFixture[str]
 ) -> None:
