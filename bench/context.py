@@ -119,7 +119,10 @@ class Context:
                 admin_password=admin_password,
             )
             try:
-                people = [letters.SandboxPatient(p["id"]) for p in self.hapi().data["patients"]]
+                people = [
+                    letters.SandboxPatient.from_fhir(p, p["id"])
+                    for p in self.hapi().data["patients"]
+                ]
                 report = letters.load_letters(client, people, seed=8, workers=2)
             finally:
                 client.close()

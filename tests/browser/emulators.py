@@ -71,7 +71,7 @@ def start_ehrbase(hapi: Upstream | None) -> Upstream | None:
             admin_password=admin_password,
         )
         try:
-            people = [letters.SandboxPatient(p["id"]) for p in hapi.data["patients"]]
+            people = [letters.SandboxPatient.from_fhir(p, p["id"]) for p in hapi.data["patients"]]
             report = letters.load_letters(client, people, seed=SEED, workers=2)
             if report.failures:
                 raise RuntimeError(f"loading letters failed: {report.failures[:3]}")

@@ -48,11 +48,12 @@ def _patient(live: LiveConsole) -> dict[str, Any]:
 
 def _patient_with_letters(live: LiveConsole) -> dict[str, Any]:
     """A synthetic patient with an NHS number whom the letter generator gave letters."""
-    from console.sandbox.letters import generate_letters
+    from console.sandbox.letters import SandboxPatient, generate_letters
     from tests.browser.emulators import SEED
 
     for patient in live.data["patients"]:
-        if nhs_number_of(patient) and generate_letters(patient["id"], seed=SEED):
+        person = SandboxPatient.from_fhir(patient, patient["id"])
+        if nhs_number_of(patient) and generate_letters(person, seed=SEED):
             return patient
     raise AssertionError("no synthetic patient has letters")
 
