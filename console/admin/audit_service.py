@@ -64,6 +64,7 @@ ACTION_LABELS: dict[str, str] = {
     "user.role_remove": "Role removed",
     "user.sessions_end": "User's sessions ended",
     "user.totp_required": "Two-factor set-up required at next sign-in",
+    "user.totp_requirement_withdrawn": "Two-factor set-up no longer required",
     "user.totp_reset": "Two-factor authentication reset by an administrator",
     "user.unlock": "User unlocked by an administrator",
     "user.update": "User details changed",

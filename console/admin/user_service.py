@@ -336,6 +336,11 @@ ACTIONS: dict[str, Action] = {
             "user.password_change_required",
         ),
         Action("require_totp", "Require two-factor set-up", "user.totp_required"),
+        Action(
+            "withdraw_totp",
+            "Withdraw the two-factor set-up requirement",
+            "user.totp_requirement_withdrawn",
+        ),
         Action("assign_role", "Assign role", "user.role_assign", needs_role=True),
         Action(
             "remove_role",
@@ -420,6 +425,8 @@ def _change_condition(action: Action, role: Role | None) -> ColumnElement[bool]:
         return User.must_change_password.is_not(true())
     if action.key == "require_totp":  # users who already have an authenticator need nothing
         return and_(User.must_enrol_totp.is_not(true()), User.totp_enabled.is_not(true()))
+    if action.key == "withdraw_totp":
+        return User.must_enrol_totp.is_(true())
     member = exists().where(UserRole.user_id == User.id, UserRole.role_id == role.id)  # type: ignore[union-attr]
     return ~member if action.key == "assign_role" else member
 
@@ -473,6 +480,8 @@ def _apply(
         values = {"must_change_password": True}
     elif action.key == "require_totp":
         values = {"must_enrol_totp": True}
+    elif action.key == "withdraw_totp":
+        values = {"must_enrol_totp": False}
     for chunk in _chunks(ids):
         db.session.execute(
             update(User).where(User.id.in_(chunk)).values(**values, **bump),
@@ -508,6 +517,8 @@ def _apply(
                 before, after = {"must_change_password": False}, {"must_change_password": True}
             elif action.key == "require_totp":
                 before, after = {"must_enrol_totp": False}, {"must_enrol_totp": True}
+            elif action.key == "withdraw_totp":
+                before, after = {"must_enrol_totp": True}, {"must_enrol_totp": False}
             else:
                 enabled = action.key == "enable"
                 before, after = {"active": not enabled}, {"active": enabled}

@@ -63,6 +63,12 @@ USER_ACTIONS: dict[str, dict[str, str]] = {
         "text": "They must set up an authenticator app before they can do anything else: at "
         "their next sign-in, or on their next page if they are signed in now.",
     },
+    "withdraw-totp": {
+        "title": "Withdraw the two-factor set-up requirement",
+        "button": "Withdraw two-factor requirement",
+        "text": "They no longer have to set up an authenticator app before doing anything "
+        "else. Where the settings require two-factor for administrators, that still applies.",
+    },
     "reset-password": {
         "title": "Reset the password",
         "button": "Reset password",
@@ -93,6 +99,7 @@ SIMPLE_ACTIONS = {
     "unlock": "unlock",
     "require-password-change": "require_password_change",
     "require-totp": "require_totp",
+    "withdraw-totp": "withdraw_totp",
 }
 
 
@@ -185,6 +192,7 @@ def bulk_title(preview: user_service.BulkPreview) -> str:
         "unlock": f"Unlock {count}",
         "require_password_change": f"Require a password change for {count}",
         "require_totp": f"Require two-factor set-up for {count}",
+        "withdraw_totp": f"Withdraw the two-factor set-up requirement for {count}",
         "assign_role": f"Assign the role{role} to {count}",
         "remove_role": f"Remove the role{role} from {count}",
     }[preview.action.key]
@@ -264,6 +272,7 @@ def _bulk_message(result: user_service.BulkPreview) -> str:
         "unlock": "Unlocked",
         "require_password_change": "Required a password change for",
         "require_totp": "Required two-factor set-up for",
+        "withdraw_totp": "Withdrew the two-factor set-up requirement for",
         "assign_role": f"Assigned the role{role} to",
         "remove_role": f"Removed the role{role} from",
     }[action.key]
@@ -375,6 +384,8 @@ def _available_actions(user: User, now: Any) -> list[str]:
         available.append("require-password-change")
     if not user.totp_enabled and not user.must_enrol_totp:
         available.append("require-totp")
+    if user.must_enrol_totp:
+        available.append("withdraw-totp")
     available.append("reset-password")
     if user.totp_enabled or user.totp_secret:
         available.append("reset-totp")
@@ -504,6 +515,7 @@ def _action_message(action: str, username: str, outcome: Any) -> str:
             "unlock": f"{username} was not locked.",
             "require-password-change": f"{username} already had to change their password.",
             "require-totp": f"{username} already has or must set up two-factor.",
+            "withdraw-totp": f"{username} did not have to set up two-factor.",
             "reset-totp": f"{username} had no two-factor authentication to reset.",
             "end-sessions": f"{username} had no sessions to end.",
         }.get(action, "Nothing needed changing.")
@@ -515,6 +527,7 @@ def _action_message(action: str, username: str, outcome: Any) -> str:
         "unlock": f"Unlocked {username}.",
         "require-password-change": f"{username} must change their password at next sign-in.",
         "require-totp": f"{username} must set up two-factor before doing anything else.",
+        "withdraw-totp": f"{username} no longer has to set up two-factor.",
         "reset-password": f"Set a new temporary password for {username}.",
         "reset-totp": f"Reset two-factor authentication for {username}.",
     }.get(action, "Done.")

@@ -430,6 +430,63 @@ def test_require_two_factor_sends_the_user_to_set_up_before_anything_else(
     assert len(audit_rows(app, "user.totp_required")) == 1
 
 
+def test_the_two_factor_requirement_can_be_withdrawn(app: Flask, admin: Admin) -> None:
+    user_id = make_user(app, "locum.gp")
+    locum = app.test_client()
+    assert sign_in(locum, "locum.gp").status_code == 302
+    admin.post(f"/admin/users/{user_id}/actions/require-totp")
+    assert locum.get("/").headers["Location"].startswith("/auth/two-factor/set-up")
+    page = admin.get(f"/admin/users/{user_id}").get_data(as_text=True)
+    assert f"/admin/users/{user_id}/actions/withdraw-totp" in page
+
+    response = admin.post(f"/admin/users/{user_id}/actions/withdraw-totp")
+    assert "locum.gp no longer has to set up two-factor." in admin.get(
+        response.headers["Location"]
+    ).get_data(as_text=True)
+    assert not get_user(app, user_id).must_enrol_totp
+    [event] = audit_rows(app, "user.totp_requirement_withdrawn")
+    assert (event.target_id, event.before, event.after) == (
+        str(user_id),
+        {"must_enrol_totp": True},
+        {"must_enrol_totp": False},
+    )
+    assert locum.get("/").status_code == 200  # no longer sent to set-up
+    page = admin.get(f"/admin/users/{user_id}").get_data(as_text=True)
+    assert "actions/withdraw-totp" not in page and "actions/require-totp" in page
+    # Withdrawing again changes nothing and writes nothing.
+    admin.post(f"/admin/users/{user_id}/actions/withdraw-totp")
+    assert len(audit_rows(app, "user.totp_requirement_withdrawn")) == 1
+
+
+def test_withdrawing_the_requirement_leaves_the_administrators_policy_in_force(
+    app: Flask, admin: Admin
+) -> None:
+    from console.appsettings import store_setting
+
+    user_id = make_user(app, "second.admin", roles=("System administrator",), must_enrol_totp=True)
+    admin.post(f"/admin/users/{user_id}/actions/withdraw-totp")
+    assert not get_user(app, user_id).must_enrol_totp
+    with app.app_context():
+        store_setting("security.require_totp_for_admins", True, None)
+        db.session.commit()
+    other = app.test_client()
+    response = sign_in(other, "second.admin")
+    assert response.headers["Location"].startswith("/auth/two-factor/set-up")
+
+
+def test_withdraw_two_factor_in_bulk_changes_only_users_who_had_it(
+    app: Flask, admin: Admin
+) -> None:
+    due, free = insert_users(app, [
+        {"username": "wd.due", "must_enrol_totp": True}, {"username": "wd.free"}])  # fmt: skip
+    form = {"action": "withdraw_totp", "scope": "filter", "q": "wd."}
+    confirm = admin.post("/admin/users/bulk/confirm", form).get_data(as_text=True)
+    assert "Withdraw the two-factor set-up requirement for 1 user" in confirm
+    assert admin.post("/admin/users/bulk", form | {"expected": "1"}).status_code == 302
+    assert [get_user(app, i).must_enrol_totp for i in (due, free)] == [False, False]
+    assert [e.target_id for e in audit_rows(app, "user.totp_requirement_withdrawn")] == [str(due)]
+
+
 def test_require_two_factor_in_bulk_skips_users_who_have_it(app: Flask, admin: Admin) -> None:
     have, lack, flagged = insert_users(app, [
         {"username": "mfa.on", "totp_enabled": True, "totp_secret": "JBSWY3DPEHPK3PXP"},
