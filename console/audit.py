@@ -31,44 +31,20 @@ class AuditUnavailable(Exception):
     )
 
 
-def record_event(
-    action: str,
-    *,
-    outcome: str = "success",
-    target_type: str | None = None,
-    target_id: str | int | None = None,
-    patient_id: str | None = None,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-    details: dict[str, Any] | None = None,
-    actor: User | None = None,
-    from_request: bool = True,
-) -> AuditEvent:
+def record_event(action: str, **fields: Any) -> AuditEvent:
     """Add an audit event to the current transaction (the caller commits).
 
-    ``from_request=False`` is for housekeeping done while some unrelated request is handled
-    (e.g. removing expired sessions): that request's id and client address are not recorded.
+    ``fields`` are ``event_values``'s keywords. ``from_request=False`` is for housekeeping done
+    while some unrelated request is handled (e.g. removing expired sessions): that request's id
+    and client address are not recorded.
     """
-    event = AuditEvent(
-        **_event_values(
-            action,
-            outcome=outcome,
-            target_type=target_type,
-            target_id=target_id,
-            patient_id=patient_id,
-            before=before,
-            after=after,
-            details=details,
-            actor=actor,
-            from_request=from_request,
-        )
-    )
+    event = AuditEvent(**event_values(action, **fields))
     db.session.add(event)
     db.session.flush()
     return event
 
 
-def _event_values(
+def event_values(
     action: str,
     *,
     outcome: str = "success",
@@ -117,7 +93,7 @@ def record_access(action: str, **fields: Any) -> None:
     try:
         # A plain INSERT rather than a unit-of-work flush: nothing reads the row back, and
         # this runs on every patient and letter page.
-        db.session.execute(insert(AuditEvent.__table__), _event_values(action, **fields))
+        db.session.execute(insert(AuditEvent.__table__), event_values(action, **fields))
         _commit_keeping_loaded_state()
     except SQLAlchemyError as exc:
         db.session.rollback()

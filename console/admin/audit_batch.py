@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from flask import g, has_request_context, request
-from flask_login import current_user
 from sqlalchemy import insert
 
+from console.audit import event_values
 from console.db import db
 from console.db.models import AuditEvent, User, utcnow
 
@@ -21,18 +20,7 @@ CHUNK = 1000
 
 def record_events(action: str, events: Iterable[dict[str, Any]], actor: User | None = None) -> int:
     """Add one ``action`` event per item (keys: target_type, target_id, before, after, details)."""
-    if actor is None and has_request_context() and current_user.is_authenticated:
-        actor = current_user._get_current_object()  # type: ignore[attr-defined]
-    common: dict[str, Any] = {
-        "occurred_at": utcnow(),
-        "action": action,
-        "outcome": "success",
-        "actor_id": actor.id if actor is not None else None,
-        "actor_username": actor.username if actor is not None else None,
-        "patient_id": None,
-        "request_id": getattr(g, "request_id", None) if has_request_context() else None,
-        "client_address": request.remote_addr if has_request_context() else None,
-    }
+    common = event_values(action, actor=actor) | {"occurred_at": utcnow()}
     written = 0
     chunk: list[dict[str, Any]] = []
     for item in events:
