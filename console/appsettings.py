@@ -7,6 +7,7 @@ returns the typed value; ``parse_setting(key, text)`` validates input from a for
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,12 @@ from flask import g, has_request_context
 
 from console.db import db
 from console.db.models import AppSetting
+
+# Plain decimal numbers in ASCII digits: Python's own parsing would also take "nan", "1_000"
+# and digits of other scripts, none of which an administrator means by a timeout.
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,7 @@ class SettingDefinition:
     minimum: float | None = None
     maximum: float | None = None
     max_length: int = 200
+    required: bool = False
 
     def parse(self, text: str) -> Any:
         """The typed value of ``text``; raises ``ValueError`` with a message for the field."""
@@ -40,12 +48,9 @@ class SettingDefinition:
                 return False
             raise ValueError("Choose yes or no.")
         if self.type in (int, float):
-            try:
-                value = self.type(text)
-            except ValueError:
-                raise ValueError(
-                    "Enter a whole number." if self.type is int else "Enter a number."
-                ) from None
+            if not (_WHOLE if self.type is int else _NUMBER).fullmatch(text):
+                raise ValueError("Enter a whole number." if self.type is int else "Enter a number.")
+            value = self.type(text)
             if self.minimum is not None and value < self.minimum:
                 raise ValueError(f"Enter a number of at least {self.minimum:g}.")
             if self.maximum is not None and value > self.maximum:
@@ -53,6 +58,10 @@ class SettingDefinition:
             return value
         if len(text) > self.max_length:
             raise ValueError(f"Enter at most {self.max_length} characters.")
+        if _CONTROL.search(text):
+            raise ValueError("Remove the control characters (such as tabs or line breaks).")
+        if self.required and not text:
+            raise ValueError(f"Enter a value, or revert to the default ({self.default}).")
         return text
 
 
@@ -90,9 +99,9 @@ CATALOGUE: dict[str, SettingDefinition] = _define(
     SettingDefinition("clinical.ehrbase_read_timeout_seconds", "clinical", "EHRbase read timeout (seconds)", float, 10.0,
                       "How long to wait for EHRbase to answer (letter lists, letters).", 0.5, 120),
     SettingDefinition("clinical.ehr_subject_namespace", "clinical", "EHR subject namespace", str, "fhir",
-                      "The namespace linking an EHR in EHRbase to a FHIR Patient id.", max_length=100),
+                      "The namespace linking an EHR in EHRbase to a FHIR Patient id.", max_length=100, required=True),
     SettingDefinition("clinical.letter_template_id", "clinical", "Letter template id", str, "Quill Letter.v1",
-                      "The openEHR template that letters are stored with.", max_length=200),
+                      "The openEHR template that letters are stored with.", max_length=200, required=True),
     SettingDefinition("clinical.letters_page_size", "clinical", "Letters per page", int, 20,
                       "How many letters one page of a patient's letters shows.", 5, 100),
     SettingDefinition("display.environment_banner", "display", "Environment banner", str, "",

@@ -85,6 +85,11 @@ def test_unchanged_form_saves_nothing(app: Flask, admin: Admin) -> None:
         ("clinical.fhir_read_timeout_seconds", "0.1", "Enter a number of at least 0.5."),
         ("display.environment_banner", "X" * 41, "Enter at most 40 characters."),
         ("security.require_totp_for_admins", "maybe", "Choose yes or no."),
+        ("clinical.fhir_read_timeout_seconds", "nan", "Enter a number."),
+        ("clinical.fhir_read_timeout_seconds", "1_0", "Enter a number."),
+        ("security.idle_timeout_minutes", "٣٠", "Enter a whole number."),
+        ("clinical.ehr_subject_namespace", "", "Enter a value, or revert to the default (fhir)."),
+        ("display.environment_banner", "TRAIN\x00ING", "Remove the control characters"),
     ],
 )
 def test_invalid_values_get_field_errors_and_nothing_is_saved(
