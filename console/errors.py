@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from itertools import chain
 
 from flask import Flask, current_app, g, render_template, request
 from flask.typing import ResponseReturnValue
@@ -38,6 +39,26 @@ def render_error(code: int, detail: str | None = None) -> ResponseReturnValue:
     return render_template(template, code=code, title=title, message=detail or message), code
 
 
+NUL_MESSAGE = (
+    "What was sent contains a NUL character, which the console does not accept. Check what you "
+    "entered, or the address, and try again."
+)
+
+
+def _refuse_nul_characters() -> ResponseReturnValue | None:
+    """Refuse a request carrying U+0000 in a query parameter, form field, address part or
+    header: nobody types one, and PostgreSQL cannot store or compare text containing it."""
+    values = chain(
+        (key + value for key, value in request.args.items(multi=True)),
+        (key + value for key, value in request.form.items(multi=True)),
+        (str(value) for value in (request.view_args or {}).values()),
+        request.headers.values(),
+    )
+    if any("\x00" in value for value in values):
+        return render_error(400, NUL_MESSAGE)
+    return None
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers."""
 
@@ -50,6 +71,7 @@ def init_app(app: Flask) -> None:
         return database_unavailable(error)
 
     app.before_request_funcs.setdefault(None, []).insert(0, _refuse_while_database_down)
+    app.before_request(_refuse_nul_characters)
 
     @app.errorhandler(CSRFError)
     def _csrf(_error: CSRFError) -> ResponseReturnValue:

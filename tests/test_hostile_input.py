@@ -8,7 +8,7 @@ handlers themselves are reached). Routes added later are walked too.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import quote, urlsplit
@@ -18,7 +18,7 @@ from flask import Flask, url_for
 from flask.testing import FlaskClient
 
 from tests.fhir.conftest import hapi, hapi_server  # noqa: F401  (fixtures)
-from tests.helpers import make_user, sign_in
+from tests.helpers import csrf_token, make_user, sign_in
 from tests.letters.conftest import World, a_letter, world  # noqa: F401  (fixtures)
 from tests.openehr.conftest import ehrbase, ehrbase_server  # noqa: F401  (fixtures)
 
@@ -100,6 +100,16 @@ class Walk:
             self.problems.append(f"{what}: the script came back unescaped")
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def app_factory(
+    request: pytest.FixtureRequest, app_factory: Callable[..., Flask]
+) -> Callable[..., Flask]:
+    """The walk on both auth databases: PostgreSQL refuses what SQLite stores (NUL bytes)."""
+    if request.param == "sqlite":
+        return app_factory
+    return request.getfixturevalue("pg_app_factory")
+
+
 @pytest.fixture
 def walk(world: World) -> Walk:  # noqa: F811
     """Signed in with every role; a patient with a letter, a role and a user to point at."""
@@ -170,3 +180,18 @@ def test_odd_values_in_every_form_get_an_answer(walk: Walk) -> None:
                 response = walk.client.post(form.action, data=data)
                 walk.check(f"POST {form.action} {name}={value[:40]!r}", response)
     assert not walk.problems, "\n".join(walk.problems[:40])
+
+
+def test_a_nul_character_is_refused_with_a_clear_message(walk: Walk) -> None:
+    message = "contains a NUL character, which the console does not accept"
+    for path, query in (("/admin/users", "q=a%00b"), ("/patients/", "q=smith%00"), ("/", "x%00=1")):
+        response = walk.client.get(path, query_string=query)
+        assert response.status_code == 400, path
+        assert message in response.get_data(as_text=True), path
+    roles_before = walk.client.get("/admin/roles").get_data(as_text=True)
+    form = {"csrf_token": csrf_token(walk.client, "/admin/roles/new"), "name": "Ward\x00clerk"}
+    response = walk.client.post("/admin/roles/new", data=form | {"description": "d"})
+    assert response.status_code == 400 and message in response.get_data(as_text=True)
+    assert walk.client.get("/admin/roles").get_data(as_text=True) == roles_before
+    response = walk.client.get("/", headers={"User-Agent": "probe\x00"})
+    assert response.status_code == 400

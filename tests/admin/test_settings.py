@@ -89,7 +89,7 @@ def test_unchanged_form_saves_nothing(app: Flask, admin: Admin) -> None:
         ("clinical.fhir_read_timeout_seconds", "1_0", "Enter a number."),
         ("security.idle_timeout_minutes", "٣٠", "Enter a whole number."),
         ("clinical.ehr_subject_namespace", "", "Enter a value, or revert to the default (fhir)."),
-        ("display.environment_banner", "TRAIN\x00ING", "Remove the control characters"),
+        ("display.environment_banner", "TRAIN\x1bING", "Remove the control characters"),
     ],
 )
 def test_invalid_values_get_field_errors_and_nothing_is_saved(
