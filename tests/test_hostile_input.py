@@ -183,6 +183,8 @@ def test_odd_query_strings_get_an_answer_on_every_page(walk: Walk) -> None:
         for value in QUERY_VALUES:
             everything = "&".join(f"{name}={value}" for name in names)
             walk.check(f"GET {path}?{everything[:120]}", walk.client.get(f"{path}?{everything}"))
+            fragment = walk.client.get(f"{path}?{everything}", headers={"HX-Request": "true"})
+            walk.check(f"GET (htmx) {path}?{everything[:120]}", fragment)
             for name in names:
                 response = walk.client.get(path, query_string=f"{name}={value}&{name}=again")
                 walk.check(f"GET {path}?{name}={value[:40]}", response)
