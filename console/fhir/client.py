@@ -1,8 +1,9 @@
 """HTTP client for a HAPI FHIR R4 server.
 
-One pooled ``requests.Session`` per client, explicit connect and read timeouts, urllib3
-``Retry`` with backoff for GET only (honouring ``Retry-After``, capped), and a circuit breaker
-so a dead server costs milliseconds. Every failure becomes a ``FhirError`` subclass.
+The shared upstream transport (``console.upstream.transport``): one pooled session per client,
+connect and read timeouts, an overall deadline and a response size cap, urllib3 ``Retry`` with
+backoff for GET only (honouring ``Retry-After``, capped), and a circuit breaker so a dead server
+costs milliseconds. Every failure becomes a ``FhirError`` subclass.
 
 Searches follow the Bundle's own ``next``/``previous`` links for paging, and only after
 ``check_link`` has confirmed the link points at the configured server (scheme, host, port and
@@ -13,17 +14,13 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError
-from urllib3.util.retry import Retry
 
 from console.fhir.breaker import CircuitBreaker
 from console.fhir.errors import (
@@ -37,7 +34,9 @@ from console.fhir.errors import (
     FhirSearchExpired,
     FhirServerError,
     FhirTimeout,
+    FhirTooLarge,
     FhirUnreachable,
+    FhirWrongPatient,
     OutcomeIssue,
     parse_outcome,
 )
@@ -51,6 +50,15 @@ from console.fhir.models import (
     parse_search_bundle,
 )
 from console.fhir.search import PatientSearch
+from console.upstream.transport import (
+    DeadlineRetry,
+    ErrorKinds,
+    Limits,
+    RetryPolicy,
+    Transport,
+    excerpt,
+    parse_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,34 +68,17 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SEARCH_EXPIRED = "does not exist and may have expired"
 
 CallHook = Callable[[str, str, "int | None", float], None]
+KINDS = ErrorKinds(
+    unreachable=FhirUnreachable,
+    timeout=FhirTimeout,
+    breaker_open=FhirBreakerOpen,
+    malformed=FhirMalformed,
+    too_large=FhirTooLarge,
+)
 
 
-class CappedRetry(Retry):
-    """urllib3 ``Retry`` that honours ``Retry-After`` but never waits longer than ``MAX_RETRY_AFTER_S``."""
-
-    MAX_RETRY_AFTER_S = 5.0
-
-    def get_retry_after(self, response: Any) -> float | None:
-        value = super().get_retry_after(response)
-        return None if value is None else min(value, self.MAX_RETRY_AFTER_S)
-
-    def increment(
-        self,
-        method: str | None = None,
-        url: str | None = None,
-        response: Any = None,
-        error: Exception | None = None,
-        _pool: Any = None,
-        _stacktrace: Any = None,
-    ) -> CappedRetry:
-        """Give up at once for methods not in ``allowed_methods``.
-
-        Plain ``Retry`` retries connection errors whatever the method; here a write is never
-        sent twice, whatever went wrong.
-        """
-        if error is not None and method is not None and not self._is_method_retryable(method):
-            raise MaxRetryError(_pool, url, error) from error  # type: ignore[arg-type]
-        return super().increment(method, url, response, error, _pool, _stacktrace)
+#: The transport's retry policy: ``Retry-After`` honoured up to a cap and within the deadline.
+CappedRetry = DeadlineRetry
 
 
 @dataclass(frozen=True)
@@ -127,24 +118,6 @@ def _split_base(url: str) -> _Base:
     )
 
 
-def _is_timeout(exc: BaseException) -> bool:
-    """True when a requests/urllib3 exception (possibly wrapped in MaxRetryError) is a timeout."""
-    seen: set[int] = set()
-    stack: list[Any] = [exc]
-    while stack:
-        item = stack.pop()
-        if not isinstance(item, BaseException) or id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, (requests.Timeout, TimeoutError)) or "Timeout" in type(item).__name__:
-            return True
-        stack.extend(item.args)
-        stack.append(getattr(item, "reason", None))
-        stack.append(item.__cause__)
-        stack.append(item.__context__)
-    return False
-
-
 class FhirClient:
     """A FHIR R4 REST client for Patients, with no Flask dependency.
 
@@ -168,35 +141,40 @@ class FhirClient:
         on_call: CallHook | None = None,
         pool_size: int = 10,
         user_agent: str = "QuillConsole",
+        deadline: float = 30.0,
+        max_bytes: int = 10 * 1024 * 1024,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._base = _split_base(self.base_url)
-        self.timeout = (connect_timeout, read_timeout)
         self.breaker = breaker if breaker is not None else CircuitBreaker()
-        self._request_id = request_id
-        self._on_call = on_call
-        self.session = requests.Session()
-        retry = CappedRetry(
-            total=retries,
-            connect=retries,
-            read=0,
-            status=retries,
-            other=0,
-            backoff_factor=backoff_factor,
-            status_forcelist=(429, 502, 503, 504),
-            allowed_methods=frozenset({"GET"}),
-            respect_retry_after_header=True,
-            raise_on_status=False,
-            raise_on_redirect=False,
+        self.transport = Transport(
+            limits=Limits(connect_timeout, read_timeout, deadline, max_bytes),
+            retry=RetryPolicy(
+                retries=retries,
+                backoff_factor=backoff_factor,
+                statuses=(429, 502, 503, 504),
+                methods=frozenset({"GET"}),
+                respect_retry_after=True,
+            ),
+            kinds=KINDS,
+            breaker=self.breaker,
+            base_url=self.base_url,
+            request_id=request_id,
+            on_call=on_call,
+            pool_size=pool_size,
+            service="FHIR",
         )
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=retry)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self.session = self.transport.session
         self.session.headers.update({"Accept": FHIR_JSON, "User-Agent": user_agent})
         if bearer_token:
             self.session.headers["Authorization"] = f"Bearer {bearer_token}"
         elif basic_auth:
             self.session.auth = basic_auth
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        """The connect and read timeouts."""
+        return self.transport.timeout
 
     # -- public API -----------------------------------------------------------------------
 
@@ -212,8 +190,10 @@ class FhirClient:
         response = self._request("GET", f"{self.base_url}/Patient/{patient_id}")
         patient = parse_patient(self._json(response))
         if patient.id != patient_id:
-            raise FhirMalformed(
-                diagnostics=f"Asked for Patient/{patient_id}, received Patient/{patient.id}."
+            raise FhirWrongPatient(
+                diagnostics=f"Asked for Patient/{patient_id}, received Patient/{patient.id}.",
+                url=response.url,
+                status=response.status_code,
             )
         return patient
 
@@ -226,7 +206,7 @@ class FhirClient:
                 params=search.params(count=count),
                 headers={"Cache-Control": "no-cache"},
             )
-        return parse_search_bundle(self._json(response))
+        return _at_most(parse_search_bundle(self._json(response)), count)
 
     def page(self, link: str) -> SearchPage:
         """Follow a Bundle ``next``/``previous`` link (checked by ``check_link`` first)."""
@@ -351,55 +331,21 @@ class FhirClient:
         paging: bool = False,
     ) -> requests.Response:
         full_url = f"{url}?{urlencode(params)}" if params else url
-        if not self.breaker.allow():
+        try:
+            response = self.transport.send(method, url, params=params, data=data, headers=headers)
+        except FhirBreakerOpen:
             wait = self.breaker.seconds_until_retry()
             raise FhirBreakerOpen(
                 diagnostics=f"Circuit breaker open after {self.breaker.consecutive_failures} "
                 f"failures in a row; the next attempt is allowed in {wait:.0f} s. "
                 f"{method} {full_url} was not sent.",
                 url=full_url,
-            )
-        send_headers = dict(headers or {})
-        request_id = self._request_id() if self._request_id else None
-        if request_id:
-            send_headers["X-Request-ID"] = request_id
-        started = time.monotonic()
-        try:
-            response = self.session.request(
-                method,
-                url,
-                params=params,
-                data=data,
-                headers=send_headers,
-                timeout=self.timeout,
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            self.breaker.record_failure()
-            self._report(method, url, None, time.monotonic() - started)
-            detail = f"{method} {full_url}: {type(exc).__name__}: {exc}"
-            if _is_timeout(exc):
-                raise FhirTimeout(
-                    diagnostics=f"No answer within {self.timeout[0]:g} s to connect / "
-                    f"{self.timeout[1]:g} s to respond. {detail}",
-                    url=full_url,
-                ) from None
-            raise FhirUnreachable(diagnostics=detail, url=full_url) from None
-        self._report(method, url, response.status_code, time.monotonic() - started)
-        if response.status_code >= 500:
-            self.breaker.record_failure()
-        else:
-            self.breaker.record_success()
+            ) from None
+        except (FhirTimeout, FhirUnreachable, FhirTooLarge) as exc:
+            exc.url = full_url
+            raise
         self._check_status(response, paging=paging)
         return response
-
-    def _report(self, method: str, url: str, status: int | None, seconds: float) -> None:
-        if self._on_call is None:
-            return
-        try:
-            self._on_call(method, url.split("?", 1)[0], status, seconds)
-        except Exception:  # a logging hook must never break a request
-            log.exception("FHIR on_call hook failed")
 
     def _check_status(self, response: requests.Response, *, paging: bool = False) -> None:
         status = response.status_code
@@ -450,19 +396,11 @@ class FhirClient:
             raise FhirMalformed(
                 diagnostics=f"Expected FHIR JSON, got Content-Type {content_type!r} "
                 f"(HTTP {response.status_code} from {response.url}). "
-                f"Body starts: {response.text[:200]!r}",
+                f"Body starts: {excerpt(response.content)}",
                 url=response.url,
                 status=response.status_code,
             )
-        try:
-            return response.json()
-        except (ValueError, RecursionError) as exc:
-            raise FhirMalformed(
-                diagnostics=f"Invalid JSON from {response.url}: {exc}. "
-                f"Body starts: {response.text[:200]!r}",
-                url=response.url,
-                status=response.status_code,
-            ) from None
+        return self.transport.json(response, what="FHIR JSON")
 
     def _write_result(self, response: requests.Response, resource_type: str) -> WriteResult:
         location = response.headers.get("Location") or response.headers.get("Content-Location", "")
@@ -518,10 +456,18 @@ def _dump(resource: Mapping[str, Any]) -> bytes:
 
 
 def _try_json(response: requests.Response) -> Any:
+    """An error body as JSON, or None when it is not readable JSON (the status still counts)."""
     try:
-        return response.json()
-    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        return parse_json(response.content)
+    except ValueError:
         return None
+
+
+def _at_most(page: SearchPage, count: int) -> SearchPage:
+    """The page with at most ``count`` patients, however many the server sent."""
+    if len(page.patients) <= count:
+        return page
+    return replace(page, patients=page.patients[:count])
 
 
 def _describe(

@@ -16,13 +16,33 @@ Every error carries ``message`` (plain English, safe to show to staff) and ``dia
     │   ├── FhirRejected         other 4xx, with OperationOutcome issues
     │   └── FhirServerError      5xx
     ├── FhirMalformed            an answer the console cannot read
+    │   └── FhirTooLarge         an answer larger than the configured cap
+    ├── FhirWrongPatient         a read of Patient X that answered another Patient
     └── FhirInvalidLink          a paging link that does not point at the configured server
+
+Each class also subclasses its kind in ``console.upstream.errors`` (``FhirTimeout`` is an
+``UpstreamTimeout``), so one ``except`` per kind serves both services.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from console.upstream.errors import (
+    UpstreamBreakerOpen,
+    UpstreamError,
+    UpstreamMalformed,
+    UpstreamNotConfigured,
+    UpstreamNotFound,
+    UpstreamRejected,
+    UpstreamServerError,
+    UpstreamTimeout,
+    UpstreamTooLarge,
+    UpstreamUnavailable,
+    UpstreamUnreachable,
+    UpstreamWrongRecord,
+)
 
 
 @dataclass(frozen=True)
@@ -62,7 +82,7 @@ def parse_outcome(payload: Any) -> tuple[OutcomeIssue, ...]:
     return tuple(parsed)
 
 
-class FhirError(Exception):
+class FhirError(UpstreamError):
     """Base of every FHIR client failure."""
 
     default_message = "The patient record service could not complete the request."
@@ -75,13 +95,10 @@ class FhirError(Exception):
         url: str | None = None,
         status: int | None = None,
         issues: tuple[OutcomeIssue, ...] = (),
+        method: str | None = None,
     ) -> None:
-        self.message = message or self.default_message
-        self.diagnostics = diagnostics
-        self.url = url
-        self.status = status
         self.issues = issues
-        super().__init__(self.message)
+        super().__init__(message, diagnostics=diagnostics, status=status, method=method, url=url)
 
     @property
     def retryable(self) -> bool:
@@ -92,13 +109,13 @@ class FhirError(Exception):
         return f"{self.message} {self.diagnostics}".strip()
 
 
-class FhirUnavailable(FhirError):
+class FhirUnavailable(FhirError, UpstreamUnavailable):
     """The server could not be asked."""
 
     default_message = "The patient record service (HAPI FHIR) is not available at the moment."
 
 
-class FhirUnreachable(FhirUnavailable):
+class FhirUnreachable(FhirUnavailable, UpstreamUnreachable):
     """Connection refused, name not resolved, TLS failure."""
 
     default_message = (
@@ -107,7 +124,7 @@ class FhirUnreachable(FhirUnavailable):
     )
 
 
-class FhirTimeout(FhirUnavailable):
+class FhirTimeout(FhirUnavailable, UpstreamTimeout):
     """The server took too long to connect or to answer."""
 
     default_message = (
@@ -115,7 +132,7 @@ class FhirTimeout(FhirUnavailable):
     )
 
 
-class FhirBreakerOpen(FhirUnavailable):
+class FhirBreakerOpen(FhirUnavailable, UpstreamBreakerOpen):
     """Recent calls failed, so the client is not trying for a short while."""
 
     default_message = (
@@ -124,7 +141,7 @@ class FhirBreakerOpen(FhirUnavailable):
     )
 
 
-class FhirNotConfigured(FhirUnavailable):
+class FhirNotConfigured(FhirUnavailable, UpstreamNotConfigured):
     """No FHIR server address is configured."""
 
     default_message = (
@@ -141,7 +158,7 @@ class FhirResponseError(FhirError):
     """The server answered with an error status."""
 
 
-class FhirNotFound(FhirResponseError):
+class FhirNotFound(FhirResponseError, UpstreamNotFound):
     """404: no such record."""
 
     default_message = "No patient record was found with this identifier."
@@ -151,7 +168,7 @@ class FhirNotFound(FhirResponseError):
         return False
 
 
-class FhirGone(FhirResponseError):
+class FhirGone(FhirResponseError, UpstreamNotFound):
     """410: the record was deleted."""
 
     default_message = "This record was deleted from the patient record service."
@@ -171,7 +188,7 @@ class FhirSearchExpired(FhirGone):
         return True
 
 
-class FhirRejected(FhirResponseError):
+class FhirRejected(FhirResponseError, UpstreamRejected):
     """Another 4xx: the server refused the request; its OperationOutcome says why."""
 
     default_message = "The patient record service rejected the request."
@@ -181,7 +198,7 @@ class FhirRejected(FhirResponseError):
         return self.status in (408, 409, 429)
 
 
-class FhirServerError(FhirResponseError):
+class FhirServerError(FhirResponseError, UpstreamServerError):
     """5xx: the server failed."""
 
     default_message = (
@@ -189,13 +206,35 @@ class FhirServerError(FhirResponseError):
     )
 
 
-class FhirMalformed(FhirError):
+class FhirMalformed(FhirError, UpstreamMalformed):
     """The answer was not what a FHIR server sends (bad JSON, wrong type, missing fields)."""
 
     default_message = (
         "The patient record service sent an answer the console could not read. "
         "Try again; if it keeps happening, tell the system administrator."
     )
+
+
+class FhirTooLarge(FhirMalformed, UpstreamTooLarge):
+    """The answer was larger than the console accepts (``clinical.fhir_max_response_mb``)."""
+
+    default_message = (
+        "The patient record service sent too much: its answer is larger than the console "
+        "accepts. Tell the system administrator."
+    )
+
+
+class FhirWrongPatient(FhirError, UpstreamWrongRecord):
+    """A read of one Patient answered with another: refused, never shown."""
+
+    default_message = (
+        "The patient record service answered with a different patient's record than the one "
+        "asked for, so nothing is shown. Tell the system administrator."
+    )
+
+    @property
+    def retryable(self) -> bool:
+        return False
 
 
 class FhirInvalidLink(FhirError):

@@ -1,28 +1,26 @@
 """HTTP client of the EHRbase 2.x REST API (openEHR API under ``/rest/openehr/v1``).
 
-One pooled ``requests.Session`` per client, explicit connect/read timeouts, urllib3 ``Retry``
-with backoff for idempotent calls only (GET, and the read-only AQL query POST), a circuit
-breaker so a dead server costs milliseconds, and typed errors (``console.openehr.errors``)
+The shared upstream transport (``console.upstream.transport``): one pooled session per client,
+connect/read timeouts, an overall deadline and a response size cap, urllib3 ``Retry`` with
+backoff for idempotent calls only (GET, and the read-only AQL query POST), a circuit breaker
+so a dead server costs milliseconds, and typed errors (``console.openehr.errors``)
 parsed from EHRbase's ``{"error", "message"}`` bodies. The API user's credentials are used for
 everything except template uploads, which use the administrator's.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 from xml.etree import ElementTree
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ReadTimeoutError
-from urllib3.util.retry import Retry
 
 from console.openehr import errors
 from console.openehr.opt import check_opt
+from console.upstream.transport import Breaker, ErrorKinds, Limits, RetryPolicy, Transport
 
 API = "/rest/openehr/v1"
 AQL_PATH = f"{API}/query/aql"
@@ -34,14 +32,13 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 OnCall = Callable[[str, str, "int | None", float], None]
 
 
-class Breaker(Protocol):
-    """The circuit breaker the client needs (``console.fhir.breaker.CircuitBreaker``)."""
-
-    def allow(self) -> bool: ...
-
-    def record_success(self) -> None: ...
-
-    def record_failure(self) -> None: ...
+KINDS = ErrorKinds(
+    unreachable=errors.EhrbaseUnreachable,
+    timeout=errors.EhrbaseTimeout,
+    breaker_open=errors.EhrbaseBreakerOpen,
+    malformed=errors.EhrbaseMalformedResponse,
+    too_large=errors.EhrbaseTooLarge,
+)
 
 
 @dataclass(frozen=True)
@@ -137,12 +134,6 @@ def _strip_etag(value: str | None) -> str:
     return value.strip('"')
 
 
-def _timed_out(exc: requests.exceptions.RequestException) -> bool:
-    """True for a read timeout that urllib3 wrapped in a retry error."""
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, ReadTimeoutError)
-
-
 class EhrbaseClient:
     """Talks to one EHRbase server; thread-safe for concurrent requests."""
 
@@ -163,39 +154,41 @@ class EhrbaseClient:
         request_id: Callable[[], str | None] | None = None,
         on_call: OnCall | None = None,
         session: requests.Session | None = None,
+        deadline: float = 30.0,
+        max_bytes: int = 10 * 1024 * 1024,
     ) -> None:
         if not base_url:
             raise errors.EhrbaseNotConfigured()
         self.base_url = base_url.rstrip("/")
         self._auth = (user, password) if user else None
         self._admin_auth = (admin_user, admin_password) if admin_user else None
-        self.timeout = (connect_timeout, read_timeout)
         self.breaker = breaker if breaker is not None else self._default_breaker()
-        self.request_id = request_id
-        self.on_call = on_call
-        self.session = session or requests.Session()
-        general = Retry(
-            total=retries,
-            connect=retries,
-            read=False,
-            status=retries,
-            status_forcelist=RETRY_STATUSES,
-            allowed_methods=IDEMPOTENT_METHODS,
-            backoff_factor=backoff,
-            raise_on_status=False,
-            respect_retry_after_header=False,
+        self.transport = Transport(
+            limits=Limits(connect_timeout, read_timeout, deadline, max_bytes),
+            retry=RetryPolicy(
+                retries=retries,
+                backoff_factor=backoff,
+                statuses=RETRY_STATUSES,
+                methods=IDEMPOTENT_METHODS,
+                respect_retry_after=False,
+                # An AQL query only reads, so its POST may be retried too.
+                also={AQL_PATH: frozenset({"POST"})},
+            ),
+            kinds=KINDS,
+            breaker=self.breaker,
+            base_url=self.base_url,
+            request_id=request_id,
+            on_call=on_call,
+            pool_size=pool_size,
+            session=session,
+            service="EHRbase",
         )
-        adapter = HTTPAdapter(
-            pool_connections=pool_size, pool_maxsize=pool_size, max_retries=general
-        )
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        # An AQL query only reads, so its POST may be retried too (the longest prefix wins).
-        query = general.new(allowed_methods=frozenset({"POST"}))
-        self.session.mount(
-            self.base_url + AQL_PATH,
-            HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=query),
-        )
+        self.session = self.transport.session
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        """The connect and read timeouts."""
+        return self.transport.timeout
 
     @staticmethod
     def _default_breaker() -> Breaker:
@@ -230,48 +223,23 @@ class EhrbaseClient:
                 method=method,
                 url=url,
             )
-        if not self.breaker.allow():
-            raise errors.EhrbaseBreakerOpen(method=method, url=url)
         send_headers = {"Accept": "application/json"}
         if headers:
             send_headers.update(headers)
-        rid = self.request_id() if self.request_id else None
-        if rid:
-            send_headers["X-Request-ID"] = rid
-        started = time.perf_counter()
-        status: int | None = None
-        try:
-            response = self.session.request(
-                method,
-                url,
-                params=params,
-                json=json_body,
-                data=data,
-                headers=send_headers,
-                auth=auth,
-                timeout=self.timeout,
-                allow_redirects=False,
-            )
-            status = response.status_code
-        except requests.exceptions.Timeout as exc:
-            self.breaker.record_failure()
-            raise errors.EhrbaseTimeout(diagnostics=str(exc), method=method, url=url) from None
-        except requests.exceptions.RequestException as exc:
-            self.breaker.record_failure()
-            if _timed_out(exc):
-                raise errors.EhrbaseTimeout(diagnostics=str(exc), method=method, url=url) from None
-            raise errors.EhrbaseUnavailable(diagnostics=str(exc), method=method, url=url) from None
-        finally:
-            if self.on_call is not None:
-                self.on_call(method, url, status, time.perf_counter() - started)
+        response = self.transport.send(
+            method,
+            url,
+            params=params,
+            json_body=json_body,
+            data=data,
+            headers=send_headers,
+            auth=auth,
+        )
         if 200 <= response.status_code < 300:
-            self.breaker.record_success()
             return response
         error = self._error_for(response, method, url)
-        if error.upstream_fault:
-            self.breaker.record_failure()
-        else:
-            self.breaker.record_success()
+        if error.upstream_fault and response.status_code < 500:
+            self.breaker.record_failure()  # an unexpected 1xx/3xx: the server is not well
         raise error
 
     @staticmethod
@@ -303,15 +271,10 @@ class EhrbaseClient:
 
     def _json(self, response: requests.Response) -> Any:
         try:
-            return response.json()
-        except ValueError:
+            return self.transport.json(response, what="EHRbase answer")
+        except errors.EhrbaseMalformedResponse:
             self.breaker.record_failure()
-            raise errors.EhrbaseMalformedResponse(
-                diagnostics=response.text[:2000] or "(empty body)",
-                status=response.status_code,
-                method=response.request.method,
-                url=response.url,
-            ) from None
+            raise
 
     def _malformed(self, response: requests.Response, what: str) -> errors.EhrbaseMalformedResponse:
         self.breaker.record_failure()

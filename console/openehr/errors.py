@@ -2,18 +2,34 @@
 
 Every error carries a plain ``message`` for the person at the screen and ``diagnostics``: the
 server's own words, verbatim, for the disclosure panel and the logs. ``status`` is the HTTP
-status when the server answered at all.
+status when the server answered at all. Each class also subclasses its kind in ``console.upstream.errors``
+(``EhrbaseTimeout`` is an ``UpstreamTimeout`` and, as for FHIR, an "unavailable" failure).
 """
 
 from __future__ import annotations
 
-import json
 from xml.etree import ElementTree
+
+from console.upstream.errors import (
+    UpstreamBreakerOpen,
+    UpstreamError,
+    UpstreamMalformed,
+    UpstreamNotConfigured,
+    UpstreamNotFound,
+    UpstreamRejected,
+    UpstreamServerError,
+    UpstreamTimeout,
+    UpstreamTooLarge,
+    UpstreamUnavailable,
+    UpstreamUnreachable,
+    UpstreamWrongRecord,
+)
+from console.upstream.transport import parse_json
 
 SERVICE = "the clinical records server (EHRbase)"
 
 
-class EhrbaseError(Exception):
+class EhrbaseError(UpstreamError):
     """Base class of every EHRbase client failure."""
 
     default_message = f"Something went wrong talking to {SERVICE}."
@@ -30,33 +46,32 @@ class EhrbaseError(Exception):
         url: str | None = None,
         server_error: str | None = None,
     ) -> None:
-        self.message = message or self.default_message
-        self.diagnostics = diagnostics
-        self.status = status
-        self.method = method
-        self.url = url
         self.server_error = server_error
-        super().__init__(self.message)
+        super().__init__(message, diagnostics=diagnostics, status=status, method=method, url=url)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status={self.status!r}, message={self.message!r})"
 
 
-class EhrbaseUnavailable(EhrbaseError):
-    """The server could not be reached (connection refused, DNS, reset)."""
+class EhrbaseUnavailable(EhrbaseError, UpstreamUnavailable):
+    """The server could not be asked, or did not answer in time."""
 
     default_message = f"Letters cannot be shown right now: {SERVICE} cannot be reached."
     upstream_fault = True
 
 
-class EhrbaseTimeout(EhrbaseError):
+class EhrbaseUnreachable(EhrbaseUnavailable, UpstreamUnreachable):
+    """The server could not be reached (connection refused, DNS, reset)."""
+
+
+class EhrbaseTimeout(EhrbaseUnavailable, UpstreamTimeout):
     """The server did not answer in time."""
 
     default_message = f"Letters cannot be shown right now: {SERVICE} did not answer in time."
     upstream_fault = True
 
 
-class EhrbaseBreakerOpen(EhrbaseUnavailable):
+class EhrbaseBreakerOpen(EhrbaseUnavailable, UpstreamBreakerOpen):
     """Recent calls failed, so the client is not calling the server for a while."""
 
     default_message = (
@@ -66,7 +81,7 @@ class EhrbaseBreakerOpen(EhrbaseUnavailable):
     upstream_fault = False
 
 
-class EhrbaseUnauthorised(EhrbaseError):
+class EhrbaseUnauthorised(EhrbaseError, UpstreamRejected):
     """401: the server refused the console's credentials."""
 
     default_message = (
@@ -75,7 +90,7 @@ class EhrbaseUnauthorised(EhrbaseError):
     )
 
 
-class EhrbaseForbidden(EhrbaseError):
+class EhrbaseForbidden(EhrbaseError, UpstreamRejected):
     """403: the credentials are valid but lack the role the operation needs."""
 
     default_message = (
@@ -84,7 +99,7 @@ class EhrbaseForbidden(EhrbaseError):
     )
 
 
-class EhrbaseNotFound(EhrbaseError):
+class EhrbaseNotFound(EhrbaseError, UpstreamNotFound):
     """404 (or a deleted record): the thing asked for is not there."""
 
     default_message = f"The record was not found on {SERVICE}."
@@ -96,7 +111,7 @@ class CompositionDeleted(EhrbaseNotFound):
     default_message = "This record has been deleted on the clinical records server."
 
 
-class EhrbaseConflict(EhrbaseError):
+class EhrbaseConflict(EhrbaseError, UpstreamRejected):
     """409: the request conflicts with what the server holds."""
 
     default_message = f"{SERVICE.capitalize()} reported a conflict with what it already holds."
@@ -115,20 +130,20 @@ class TemplateAlreadyExists(EhrbaseConflict):
         )
 
 
-class EhrbaseRejected(EhrbaseError):
+class EhrbaseRejected(EhrbaseError, UpstreamRejected):
     """Another 4xx: the server rejected the request (bad query, invalid data, ...)."""
 
     default_message = f"{SERVICE.capitalize()} rejected the request."
 
 
-class EhrbaseServerError(EhrbaseError):
+class EhrbaseServerError(EhrbaseError, UpstreamServerError):
     """5xx: the server failed while handling the request."""
 
     default_message = f"Letters cannot be shown right now: {SERVICE} reported an internal error."
     upstream_fault = True
 
 
-class EhrbaseMalformedResponse(EhrbaseError):
+class EhrbaseMalformedResponse(EhrbaseError, UpstreamMalformed):
     """The server answered with something the console could not read."""
 
     default_message = (
@@ -137,7 +152,26 @@ class EhrbaseMalformedResponse(EhrbaseError):
     upstream_fault = True
 
 
-class EhrbaseNotConfigured(EhrbaseError):
+class EhrbaseTooLarge(EhrbaseMalformedResponse, UpstreamTooLarge):
+    """The answer was larger than the console accepts (``clinical.ehrbase_max_response_mb``)."""
+
+    default_message = (
+        f"Letters cannot be shown right now: {SERVICE} sent too much (its answer is larger "
+        "than the console accepts). Tell the system administrator."
+    )
+
+
+class EhrbaseWrongRecord(EhrbaseError, UpstreamWrongRecord):
+    """EHRbase answered with records of another patient's EHR (never shown)."""
+
+    default_message = (
+        f"{SERVICE.capitalize()} answered with a record that is not this patient's, "
+        "so it is not shown. Tell the system administrator."
+    )
+    upstream_fault = True
+
+
+class EhrbaseNotConfigured(EhrbaseError, UpstreamNotConfigured):
     """The console has no URL or credentials for the operation asked for."""
 
     default_message = "The console is not configured to reach EHRbase (EHRBASE_URL)."
@@ -162,7 +196,7 @@ def parse_error_body(text: str) -> tuple[str | None, str]:
     stripped = text.strip()
     if stripped.startswith("{"):
         try:
-            data = json.loads(stripped)
+            data = parse_json(stripped.encode("utf-8", "surrogatepass"))
         except ValueError:
             return None, text
         if isinstance(data, dict):

@@ -73,7 +73,7 @@ def test_refused_connections_mean_unavailable(ehrbase: Target) -> None:
     ehrbase.server.refuse_connections()
     with pytest.raises(errors.EhrbaseUnavailable) as caught:
         letters(ehrbase.client())
-    assert type(caught.value) is errors.EhrbaseUnavailable
+    assert type(caught.value) is errors.EhrbaseUnreachable
     assert "cannot be reached" in caught.value.message
     assert caught.value.diagnostics
 
