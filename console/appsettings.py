@@ -21,6 +21,8 @@ from console.db.models import AppSetting
 _WHOLE = re.compile(r"[+-]?[0-9]+")
 _NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: EHRbase 2.x refuses any subject namespace not matching this (no dots).
+EHRBASE_NAMESPACE = r"[a-zA-Z][a-zA-Z0-9\-_:/&+?]*"
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,9 @@ class SettingDefinition:
     maximum: float | None = None
     max_length: int = 200
     required: bool = False
+    #: A regular expression the whole text must match, and the field's message when not.
+    pattern: str | None = None
+    pattern_message: str = ""
 
     def parse(self, text: str) -> Any:
         """The typed value of ``text``; raises ``ValueError`` with a message for the field."""
@@ -62,6 +67,8 @@ class SettingDefinition:
             raise ValueError("Remove the control characters (such as tabs or line breaks).")
         if self.required and not text:
             raise ValueError(f"Enter a value, or revert to the default ({self.default}).")
+        if self.pattern is not None and text and not re.fullmatch(self.pattern, text):
+            raise ValueError(self.pattern_message)
         return text
 
 
@@ -98,8 +105,19 @@ CATALOGUE: dict[str, SettingDefinition] = _define(
                       "How long to wait for a connection to EHRbase.", 0.1, 30),
     SettingDefinition("clinical.ehrbase_read_timeout_seconds", "clinical", "EHRbase read timeout (seconds)", float, 10.0,
                       "How long to wait for EHRbase to answer (letter lists, letters).", 0.5, 120),
+    SettingDefinition("clinical.fhir_deadline_seconds", "clinical", "HAPI FHIR overall deadline (seconds)", float, 30.0,
+                      "The longest one call to HAPI FHIR may take in all: connecting, every read, retries and waits.", 0.5, 300),
+    SettingDefinition("clinical.fhir_max_response_mb", "clinical", "HAPI FHIR largest answer (MB)", float, 10.0,
+                      "An answer from HAPI FHIR larger than this is refused as too much.", 0.1, 500),
+    SettingDefinition("clinical.ehrbase_deadline_seconds", "clinical", "EHRbase overall deadline (seconds)", float, 30.0,
+                      "The longest one call to EHRbase may take in all: connecting, every read, retries and waits.", 0.5, 300),
+    SettingDefinition("clinical.ehrbase_max_response_mb", "clinical", "EHRbase largest answer (MB)", float, 10.0,
+                      "An answer from EHRbase larger than this is refused as too much.", 0.1, 500),
     SettingDefinition("clinical.ehr_subject_namespace", "clinical", "EHR subject namespace", str, "fhir",
-                      "The namespace linking an EHR in EHRbase to a FHIR Patient id.", max_length=100, required=True),
+                      "The namespace linking an EHR in EHRbase to a FHIR Patient id.", max_length=100, required=True,
+                      pattern=EHRBASE_NAMESPACE,
+                      pattern_message="Start with a letter, then use only letters, digits and - _ : / & + ? "
+                      "(EHRbase refuses any other namespace, dots included)."),
     SettingDefinition("clinical.letter_template_id", "clinical", "Letter template id", str, "Quill Letter.v1",
                       "The openEHR template that letters are stored with.", max_length=200, required=True),
     SettingDefinition("clinical.letters_page_size", "clinical", "Letters per page", int, 20,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from console.fhir.breaker import CircuitBreaker
-from console.upstream_clients import ClientHolder
+from console.upstream.holder import ClientHolder
 
 
 class FakeClient:

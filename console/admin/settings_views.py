@@ -13,8 +13,9 @@ from console.admin import bp, connections, settings_service
 from console.admin.base import FieldErrors, NotFound
 from console.admin.forms import ConfirmForm
 from console.admin.web import is_htmx
-from console.appsettings import CATALOGUE, get_setting
+from console.appsettings import CATALOGUE
 from console.permissions import require_permission
+from console.upstream.builders import limits_from_settings
 
 
 def _page(status: int = 200, **context: Any) -> ResponseReturnValue:
@@ -78,20 +79,16 @@ def settings_revert() -> ResponseReturnValue:
     return redirect(url_for("admin.settings") + "#" + key.replace(".", "-"))
 
 
-def _timeouts(service: str) -> connections.Timeouts:
-    return connections.Timeouts(
-        connect=float(get_setting(f"clinical.{service}_connect_timeout_seconds")),
-        read=float(get_setting(f"clinical.{service}_read_timeout_seconds")),
-    )
-
-
 def probes() -> dict[str, Any]:
     """The connection tests; an app may put its own in ``config["CONNECTION_PROBES"]``."""
     custom = current_app.config.get("CONNECTION_PROBES")
     if custom is not None:
         return dict(custom)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     return connections.default_probes(
-        current_app.config["SETTINGS"], _timeouts("fhir"), _timeouts("ehrbase")
+        app.config["SETTINGS"],
+        limits_from_settings("fhir", app),
+        limits_from_settings("ehrbase", app),
     )
 
 

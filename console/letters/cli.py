@@ -12,6 +12,7 @@ from console.fhir.breaker import CircuitBreaker
 from console.openehr import letter_template as lt
 from console.openehr.client import EhrbaseClient
 from console.openehr.errors import EhrbaseError
+from console.upstream.builders import build_ehrbase_client
 
 ehrbase_cli = AppGroup("ehrbase", help="Work with the EHRbase (openEHR) server.")
 
@@ -27,12 +28,7 @@ def _admin_client() -> EhrbaseClient:
             "EHRBASE_API_ADMIN_USER and EHRBASE_API_ADMIN_PASSWORD must be set: "
             "uploading templates needs the EHRbase administrator."
         )
-    return EhrbaseClient(
-        settings.EHRBASE_URL,
-        **settings.ehrbase_accounts,
-        retries=2,
-        breaker=CircuitBreaker(failure_threshold=1000),
-    )
+    return build_ehrbase_client(settings, breaker=CircuitBreaker(failure_threshold=1000))
 
 
 @ehrbase_cli.command("upload-templates")

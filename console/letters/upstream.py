@@ -1,11 +1,6 @@
-"""The app's EHRbase client, built from the settings and shared by every request.
+"""What the letter pages need from the upstream layer: the app's EHRbase client and settings.
 
-One client (one pooled session, one circuit breaker) per app, sending the request id
-upstream and reporting each call to the request log. Its timeouts are settings
-(``clinical.ehrbase_*_timeout_seconds``); it is rebuilt when they change, keeping the breaker.
-Flask config keys (all optional): ``EHRBASE_CONNECT_TIMEOUT`` and ``EHRBASE_READ_TIMEOUT``
-(override the settings), ``EHRBASE_RETRIES`` (2), ``EHRBASE_BACKOFF_FACTOR`` (0.25),
-``EHRBASE_BREAKER_THRESHOLD`` (5), ``EHRBASE_BREAKER_RESET_S`` (30).
+The client itself is built in ``console.upstream.builders`` (one builder for every use).
 """
 
 from __future__ import annotations
@@ -13,15 +8,13 @@ from __future__ import annotations
 from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Flask, current_app
+from flask import Flask
 
 from console.appsettings import get_setting
-from console.openehr.client import EhrbaseClient
-from console.openehr.errors import EhrbaseNotConfigured
-from console.ops.request_log import current_request_id, upstream_hook
-from console.upstream_clients import ClientHolder, holder_for
+from console.upstream import builders
+from console.upstream.builders import ehrbase_client
 
-EXTENSION = "letters.ehrbase"
+__all__ = ["DISPLAY_TIMEZONE", "ehrbase_client", "init_app"]
 
 try:
     DISPLAY_TIMEZONE: tzinfo = ZoneInfo("Europe/London")
@@ -30,39 +23,8 @@ except ZoneInfoNotFoundError:  # a system without time zone data
 
 
 def init_app(app: Flask) -> None:
-    """Prepare the per-app client holder."""
-    holder_for(app, EXTENSION, "EHRBASE")
-
-
-def ehrbase_client() -> EhrbaseClient:
-    """The EHRbase client of the current app; raises ``EhrbaseNotConfigured`` without a URL."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    settings = app.config["SETTINGS"]
-    if not settings.EHRBASE_URL:
-        raise EhrbaseNotConfigured(diagnostics="EHRBASE_URL is not set.")
-    connect = float(
-        app.config.get("EHRBASE_CONNECT_TIMEOUT")
-        or get_setting("clinical.ehrbase_connect_timeout_seconds")
-    )
-    read = float(
-        app.config.get("EHRBASE_READ_TIMEOUT")
-        or get_setting("clinical.ehrbase_read_timeout_seconds")
-    )
-    holder: ClientHolder[EhrbaseClient] = holder_for(app, EXTENSION, "EHRBASE")
-    return holder.get(
-        (settings.EHRBASE_URL, connect, read),
-        lambda breaker: EhrbaseClient(
-            settings.EHRBASE_URL,
-            **settings.ehrbase_accounts,
-            connect_timeout=connect,
-            read_timeout=read,
-            retries=int(app.config.get("EHRBASE_RETRIES", 2)),
-            backoff=float(app.config.get("EHRBASE_BACKOFF_FACTOR", 0.25)),
-            breaker=breaker,
-            request_id=current_request_id,
-            on_call=upstream_hook("ehrbase"),
-        ),
-    )
+    """Prepare the app's shared upstream clients."""
+    builders.init_app(app)
 
 
 def subject_namespace() -> str:

@@ -32,6 +32,7 @@ from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from console.config import DatabaseParts, Secret, Settings
+from console.upstream.transport import Limits
 
 UP = "up"
 STARTING = "starting"
@@ -260,6 +261,10 @@ def derived_database_check(
 # -- the services -------------------------------------------------------------------------------
 
 
+def _probe_limits() -> Limits:
+    return Limits(connect_timeout=PROBE_CONNECT_TIMEOUT, read_timeout=PROBE_READ_TIMEOUT)
+
+
 def check_fhir(
     settings: Settings,
     memory: ServiceMemory,
@@ -270,61 +275,45 @@ def check_fhir(
     required: bool = True,
 ) -> Check:
     """``GET {FHIR_SERVER_URL}/metadata``: the CapabilityStatement's software version."""
-    from console.fhir.breaker import CircuitBreaker
-    from console.fhir.client import FhirClient
-    from console.fhir.errors import FhirError, FhirMalformed, FhirResponseError
+    from console.upstream.errors import UpstreamMalformed, UpstreamUnavailable
+    from console.upstream.health import probe_fhir
 
     name = "HAPI FHIR"
     if not settings.FHIR_SERVER_URL:
         return Check("fhir", name, NOT_CONFIGURED, "FHIR_SERVER_URL is not set.", required=required)
-    client = FhirClient(
-        settings.FHIR_SERVER_URL,
-        connect_timeout=PROBE_CONNECT_TIMEOUT,
-        read_timeout=PROBE_READ_TIMEOUT,
-        retries=0,
-        breaker=CircuitBreaker(failure_threshold=1000),
-        bearer_token=settings.fhir_bearer_token,
-        basic_auth=settings.fhir_basic_auth,
-        request_id=request_id,
-        on_call=on_call,
-    )
-    started = time.perf_counter()
-    try:
-        info = client.metadata()
-    except FhirMalformed as exc:
+    health = probe_fhir(settings, _probe_limits(), request_id=request_id, on_call=on_call)
+    exc = health.error
+    if isinstance(exc, UpstreamMalformed):
         return Check(
             "fhir",
             name,
             DOWN,
             f"{settings.FHIR_SERVER_URL}/metadata is not a CapabilityStatement: {exc.diagnostics}",
-            _ms(started),
+            health.latency_ms,
             required=required,
         )
-    except FhirError as exc:
+    if exc is not None:
         state = memory.failing_state("fhir", grace_seconds)
-        answered = isinstance(exc, FhirResponseError)
-        what = f"answered {exc.status}" if answered and exc.status else "does not answer"
+        answered = not isinstance(exc, UpstreamUnavailable) and exc.status is not None
+        what = f"answered {exc.status}" if answered else "does not answer"
         hint = " HAPI FHIR takes one to two minutes to start." if state == STARTING else ""
         return Check(
             "fhir",
             name,
             state,
             f"{settings.FHIR_SERVER_URL} {what} ({type(exc).__name__}).{hint}",
-            _ms(started) if answered else None,
+            health.latency_ms if answered else None,
             required=required,
         )
-    finally:
-        client.close()
-    latency = _ms(started)
     memory.record_up("fhir")
-    version = " ".join(v for v in (info.software_name, info.software_version) if v) or None
+    fhir_version = health.facts.get("fhir_version")
     return Check(
         "fhir",
         name,
         UP,
-        f"{settings.FHIR_SERVER_URL}, FHIR {info.fhir_version or 'version not stated'}.",
-        latency,
-        version,
+        f"{settings.FHIR_SERVER_URL}, FHIR {fhir_version or 'version not stated'}.",
+        health.latency_ms,
+        health.version,
         required=required,
     )
 
@@ -339,9 +328,9 @@ def check_ehrbase(
     required: bool = True,
 ) -> Check:
     """``GET {EHRBASE_URL}/rest/status`` with the API user: EHRbase's version."""
-    from console.fhir.breaker import CircuitBreaker
     from console.openehr import errors
-    from console.openehr.client import EhrbaseClient
+    from console.upstream.errors import UpstreamMalformed
+    from console.upstream.health import probe_ehrbase
 
     name = "EHRbase"
     if not settings.EHRBASE_URL:
@@ -354,30 +343,18 @@ def check_ehrbase(
             "EHRBASE_API_USER and EHRBASE_API_PASSWORD must be set: /rest/status needs them.",
             required=required,
         )
-    client = EhrbaseClient(
-        settings.EHRBASE_URL,
-        user=settings.EHRBASE_API_USER,
-        password=settings.EHRBASE_API_PASSWORD.reveal(),
-        connect_timeout=PROBE_CONNECT_TIMEOUT,
-        read_timeout=PROBE_READ_TIMEOUT,
-        retries=0,
-        breaker=CircuitBreaker(failure_threshold=1000),
-        request_id=request_id,
-        on_call=on_call,
-    )
-    started = time.perf_counter()
-    try:
-        status = client.status()
-    except errors.EhrbaseMalformedResponse as exc:
+    health = probe_ehrbase(settings, _probe_limits(), request_id=request_id, on_call=on_call)
+    exc = health.error
+    if isinstance(exc, UpstreamMalformed):
         return Check(
             "ehrbase",
             name,
             DOWN,
             f"{settings.EHRBASE_URL}/rest/status answered something unreadable: {exc.message}",
-            _ms(started),
+            health.latency_ms,
             required=required,
         )
-    except errors.EhrbaseError as exc:
+    if exc is not None:
         state = memory.failing_state("ehrbase", grace_seconds)
         answered = exc.status is not None
         if isinstance(exc, errors.EhrbaseUnauthorised):
@@ -396,22 +373,20 @@ def check_ehrbase(
             name,
             state,
             f"{settings.EHRBASE_URL} {what} ({type(exc).__name__}).{hint}",
-            _ms(started) if answered else None,
+            health.latency_ms if answered else None,
             required=required,
         )
-    finally:
-        client.close()
-    latency = _ms(started)
     memory.record_up("ehrbase")
+    sdk = health.facts.get("openehr_sdk_version")
     return Check(
         "ehrbase",
         name,
         UP,
-        f"{settings.EHRBASE_URL}, openEHR SDK {status.openehr_sdk_version or 'not stated'}.",
-        latency,
-        f"EHRbase {status.ehrbase_version}",
+        f"{settings.EHRBASE_URL}, openEHR SDK {sdk or 'not stated'}.",
+        health.latency_ms,
+        health.version,
         required=required,
-        extra={"postgres_version": status.postgres_version},
+        extra={"postgres_version": health.facts.get("postgres_version")},
     )
 
 

@@ -18,19 +18,22 @@ from console.openehr.client import EhrbaseClient
 from console.openehr.errors import EhrbaseError
 from console.sandbox.letters import SandboxPatient, load_letters
 from console.sandbox.patients import generate_patients, load_patients
+from console.upstream.builders import build_ehrbase_client, build_fhir_client
+from console.upstream.transport import Limits
 
 sandbox_cli = AppGroup("sandbox", help="Synthetic demo data for a development or test stack.")
 
 SEED_BATCH = 100
 
 
+#: Bulk loads wait long for each answer, but not for ever.
+FHIR_LOAD_LIMITS = Limits(read_timeout=120.0, deadline=600.0)
+EHRBASE_LOAD_LIMITS = Limits(read_timeout=60.0, deadline=300.0)
+
+
 def _fhir_client(settings: Settings, url: str) -> FhirClient:
-    return FhirClient(
-        url,
-        read_timeout=120.0,
-        bearer_token=settings.fhir_bearer_token,
-        basic_auth=settings.fhir_basic_auth,
-        breaker=CircuitBreaker(failure_threshold=1000),
+    return build_fhir_client(
+        settings, FHIR_LOAD_LIMITS, url=url, breaker=CircuitBreaker(failure_threshold=1000)
     )
 
 
@@ -45,10 +48,10 @@ def _ehrbase_client(settings: Settings, url: str, workers: int) -> EhrbaseClient
             f"{' and '.join(missing)} must be set to write letters "
             "(the admin account uploads the letter template)."
         )
-    return EhrbaseClient(
-        url,
-        **settings.ehrbase_accounts,
-        read_timeout=60.0,
+    return build_ehrbase_client(
+        settings,
+        EHRBASE_LOAD_LIMITS,
+        url=url,
         breaker=CircuitBreaker(failure_threshold=1000),
         pool_size=max(4, workers),
     )

@@ -12,7 +12,7 @@ explicit connect and read timeouts; a circuit breaker; and two bounds on every c
   as soon as it passes the cap (or at once, when ``Content-Length`` says it will).
 
 Failures become the client's own typed errors (``ErrorKinds``), and ``parse_json`` turns any
-JSON the console cannot read (invalid, invalid UTF-8, absurdly deep) into its "malformed" error.
+JSON the console cannot read (invalid, invalid UTF-8, nested too deeply) into its "malformed" error.
 The transport knows nothing of Flask.
 """
 
@@ -43,9 +43,6 @@ from console.upstream.errors import (
 log = logging.getLogger(__name__)
 
 CallHook = Callable[[str, str, "int | None", float], None]
-#: Deeper JSON than this is refused: no FHIR resource or openEHR composition nests so deep, and
-#: rendering it would exhaust the interpreter's recursion limit.
-MAX_JSON_DEPTH = 200
 _CHUNK = 64 * 1024
 _deadline: ContextVar[float | None] = ContextVar("upstream_deadline", default=None)
 
@@ -160,23 +157,15 @@ def _is_timeout(exc: BaseException) -> bool:
 
 
 def parse_json(body: bytes) -> Any:
-    """Decode a JSON body; ``ValueError`` for invalid JSON, invalid UTF-8 or too deep nesting."""
+    """Decode a JSON body; ``ValueError`` for invalid JSON, invalid UTF-8 or absurd nesting.
+
+    Python's parser gives up on nesting deeper than the interpreter's recursion limit with a
+    ``RecursionError``, which must never escape a client as anything but "malformed".
+    """
     try:
-        data = json.loads(body)
+        return json.loads(body)
     except RecursionError:
-        raise ValueError(f"JSON nested more than {MAX_JSON_DEPTH} levels deep") from None
-    except TypeError as exc:  # pragma: no cover - bytes always decode or raise ValueError
-        raise ValueError(str(exc)) from None
-    stack: list[tuple[Any, int]] = [(data, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
-            raise ValueError(f"JSON nested more than {MAX_JSON_DEPTH} levels deep")
-        if isinstance(item, dict):
-            stack.extend((value, depth + 1) for value in item.values())
-        elif isinstance(item, list):
-            stack.extend((value, depth + 1) for value in item)
-    return data
+        raise ValueError("JSON nested too deeply to read") from None
 
 
 def excerpt(body: bytes, limit: int = 200) -> str:
