@@ -1,7 +1,10 @@
-"""Template helpers: navigation, the environment banner, dates in the NHS staff format."""
+"""Template helpers: navigation, the environment banner, dates in the NHS staff format, and
+raw upstream JSON cut to a size a page can carry."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -23,6 +26,38 @@ def format_datetime(value: datetime | None) -> str:
     if value is None:
         return "Not known"
     return value.strftime("%d-%b-%Y %H:%M")
+
+
+#: The most characters of raw upstream JSON a page shows (the rest is left out, with a note).
+RAW_JSON_LIMIT = 100_000
+TOO_DEEP = "The resource is too deeply nested to show here."
+
+
+@dataclass(frozen=True)
+class RawJson:
+    """Indented JSON for a "raw resource" panel, cut to ``RAW_JSON_LIMIT`` characters."""
+
+    text: str
+    total: int
+
+    @property
+    def shown(self) -> int:
+        """How many characters are shown."""
+        return len(self.text)
+
+    @property
+    def truncated(self) -> bool:
+        """True when part of the JSON is left out."""
+        return self.shown < self.total
+
+
+def truncated_json(value: Any, limit: int = RAW_JSON_LIMIT) -> RawJson:
+    """``value`` as indented JSON, at most ``limit`` characters of it."""
+    try:
+        text = json.dumps(value, indent=2, ensure_ascii=False)
+    except (RecursionError, ValueError, TypeError):
+        text = TOO_DEEP
+    return RawJson(text[:limit], len(text))
 
 
 def init_app(app: Flask) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -19,6 +18,7 @@ from console.letters.rendering import render_markdown
 from console.letters.services import (
     AuditUnavailable,
     LetterNotFound,
+    NotThisPatientsLetter,
     deny_unknown_patient,
     list_patient_letters,
     parse_letter_query,
@@ -30,6 +30,7 @@ from console.letters.upstream import letter_template_id
 from console.openehr import letter_template as lt
 from console.openehr.errors import EhrbaseError
 from console.permissions import require_permission
+from console.templating import truncated_json
 
 PATIENT_PAGE_ENDPOINTS = ("patients.patient", "patients.view", "patients.show", "patients.detail")
 
@@ -135,6 +136,12 @@ def letter(patient_id: str, uid: str) -> ResponseReturnValue:
         found = view_letter(patient_id, uid)
     except LetterNotFound:
         abort(404)
+    except NotThisPatientsLetter:
+        return render_template(
+            "letters/letter.html", patient=patient, banner_error=banner_error, letter=None,
+            not_this_patients=True, audit_error=None, error=None, patient_id=patient_id,
+            back_url=patient_page_url(patient_id),
+        ), 409  # fmt: skip
     except AuditUnavailable as exc:
         return render_template(
             "letters/letter.html", patient=patient, banner_error=banner_error, letter=None,
@@ -145,13 +152,15 @@ def letter(patient_id: str, uid: str) -> ResponseReturnValue:
             "letters/letter.html", patient=patient, banner_error=banner_error, letter=None,
             audit_error=None, error=exc, patient_id=patient_id,
         ), 502  # fmt: skip
+    raw = truncated_json(found.composition)
     return render_template(
         "letters/letter.html",
         patient=patient,
         banner_error=banner_error,
         letter=found,
         body_html=render_markdown(found.body_markdown),
-        raw=json.dumps(found.composition, indent=2, ensure_ascii=False, sort_keys=False),
+        raw=raw.text,
+        raw_cut=raw,
         audit_error=None,
         error=None,
         patient_id=patient_id,

@@ -5,6 +5,11 @@ anything is rendered; if the audit row cannot be written, ``AuditUnavailable`` i
 no letter data is shown. Upstream failures of a list are returned (not raised) so the page
 can explain them; they are audited too, with outcome ``failure``. A letter that is not in
 this patient's EHR is audited as a ``denied`` access and reported as ``LetterNotFound``.
+
+Should EHRbase answer with another patient's letters (``console.openehr.letters`` checks every
+row and letter against the patient's own EHR), nothing of them is shown: the list withholds
+them and says so, a letter asked for by URL raises ``NotThisPatientsLetter``; either way an
+audit row with outcome ``denied`` and a structured warning in the log record the event.
 """
 
 from __future__ import annotations
@@ -28,10 +33,12 @@ from console.openehr.client import TemplateInfo, TemplateUpload
 from console.openehr.errors import (
     EhrbaseError,
     EhrbaseNotConfigured,
+    EhrbaseWrongRecord,
     TemplateAlreadyExists,
     TemplateInvalid,
 )
 from console.openehr.letters import Letter, LetterFilters, LetterPage, get_letter, list_letters
+from console.upstream.trust import warn_wrong_patient
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +49,16 @@ MAX_PAGE = 10_000
 MAX_AUTHOR = 200
 PARAMS = ("letters_from", "letters_to", "letters_author", "letters_status", "letters_page")
 
-__all__ = ["AuditUnavailable", "LetterNotFound"]
+__all__ = ["AuditUnavailable", "LetterNotFound", "NotThisPatientsLetter"]
+WRONG_PATIENT = "EHRbase answered with another patient's record"
 
 
 class LetterNotFound(Exception):
     """The letter is not in this patient's record (or does not exist)."""
+
+
+class NotThisPatientsLetter(Exception):
+    """EHRbase answered with a letter of another patient's record: refused, never shown."""
 
 
 @dataclass(frozen=True)
@@ -151,6 +163,8 @@ def list_patient_letters(patient_id: str, query: LetterQuery) -> LetterListResul
         details["results"] = len(result.page.letters)
     if result.error is not None:
         details["error"] = type(result.error).__name__
+    if result.page is not None and result.page.withheld:
+        _deny_withheld(patient_id, result.page)
     record_access(
         LIST_ACTION,
         outcome="success" if result.error is None else "failure",
@@ -162,11 +176,35 @@ def list_patient_letters(patient_id: str, query: LetterQuery) -> LetterListResul
     return result
 
 
+def _deny_withheld(patient_id: str, page: LetterPage) -> None:
+    """Audit (``denied``) and log the rows of other EHRs a letter list withheld."""
+    withheld = page.withheld
+    foreign = sorted({row.ehr_id[:64] for row in withheld})[:10]
+    warn_wrong_patient(
+        "EHRbase", patient_id, f"{len(withheld)} letter list rows", foreign_ehr_ids=foreign
+    )
+    record_access(
+        LIST_ACTION,
+        outcome="denied",
+        target_type="Patient",
+        target_id=patient_id[:128],
+        patient_id=patient_id[:128],
+        details={
+            "reason": WRONG_PATIENT,
+            "withheld": len(withheld),
+            "uids": [row.uid[:128] for row in withheld[:20]],
+            "foreign_ehr_ids": foreign,
+        },
+    )
+
+
 def view_letter(patient_id: str, uid: str) -> Letter:
     """The letter if it is in this patient's EHR, audited and committed.
 
-    Raises ``LetterNotFound`` (audited as ``denied``) when it is not, and the typed
-    ``EhrbaseError`` (audited as ``failure``) when EHRbase cannot answer.
+    Raises ``LetterNotFound`` (audited as ``denied``) when it is not,
+    ``NotThisPatientsLetter`` (audited as ``denied``, and logged) when EHRbase answered with
+    another patient's letter, and the typed ``EhrbaseError`` (audited as ``failure``) when
+    EHRbase cannot answer.
     """
     fields: dict[str, Any] = {
         "target_type": "Composition",
@@ -181,6 +219,15 @@ def view_letter(patient_id: str, uid: str) -> Letter:
             template_id=letter_template_id(),
             uid=uid,
         )
+    except EhrbaseWrongRecord as exc:
+        warn_wrong_patient("EHRbase", patient_id, f"letter {uid[:128]}")
+        record_access(
+            VIEW_ACTION,
+            outcome="denied",
+            details={"reason": WRONG_PATIENT, "diagnostics": exc.diagnostics[:500]},
+            **fields,
+        )
+        raise NotThisPatientsLetter(uid) from None
     except EhrbaseError as exc:
         record_access(
             VIEW_ACTION, outcome="failure", details={"error": type(exc).__name__}, **fields

@@ -10,6 +10,8 @@ everything except template uploads, which use the administrator's.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +29,7 @@ AQL_PATH = f"{API}/query/aql"
 TEMPLATES_PATH = f"{API}/definition/template/adl1.4"
 FLAT_MEDIA_TYPE = "application/openehr.wt.flat.schema+json"
 RETRY_STATUSES = (502, 503, 504)
+EHR_CACHE_SIZE = 4096
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 OnCall = Callable[[str, str, "int | None", float], None]
@@ -184,6 +187,8 @@ class EhrbaseClient:
             service="EHRbase",
         )
         self.session = self.transport.session
+        self._ehrs: OrderedDict[tuple[str, str], Ehr] = OrderedDict()
+        self._ehrs_lock = threading.Lock()
 
     @property
     def timeout(self) -> tuple[float, float]:
@@ -337,6 +342,22 @@ class EhrbaseClient:
         except errors.EhrbaseNotFound:
             return None
         return self._ehr_from(response)
+
+    def ehr_of(self, subject_id: str, namespace: str) -> Ehr | None:
+        """``find_ehr``, remembered once found: a subject's EHR never changes its id, so the
+        letter pages need not ask again for every page (at most ``EHR_CACHE_SIZE`` kept)."""
+        key = (subject_id, namespace)
+        with self._ehrs_lock:
+            if key in self._ehrs:
+                self._ehrs.move_to_end(key)
+                return self._ehrs[key]
+        found = self.find_ehr(subject_id, namespace)
+        if found is not None:
+            with self._ehrs_lock:
+                self._ehrs[key] = found
+                while len(self._ehrs) > EHR_CACHE_SIZE:
+                    self._ehrs.popitem(last=False)
+        return found
 
     def get_ehr(self, ehr_id: str) -> Ehr:
         """An EHR by id; raises ``EhrbaseNotFound``."""

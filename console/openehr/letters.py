@@ -1,9 +1,14 @@
 """A patient's letters in EHRbase, read with parameterised AQL.
 
 The patient is found through the EHR's subject (``subject_id`` = FHIR Patient id,
-``subject_namespace`` = the configured namespace), so listing a page of letters is ONE AQL
-request and a patient without an EHR simply has no letters. Values are only ever sent as
+``subject_namespace`` = the configured namespace). Values are only ever sent as
 ``query_parameters``; the query text is fixed apart from which filter clauses are present.
+
+The AQL ``WHERE`` clause is not the only guard: the patient's own EHR is resolved first (EHR by
+subject; for a patient without one, any row at all is someone else's), and every row and letter
+EHRbase answers with is checked against it — its EHR id, and the subject of the composition
+where the composition names one. A row that is not this patient's is withheld (counted in
+``LetterPage.withheld``); a letter that is not raises ``EhrbaseWrongRecord``.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from console.openehr import letter_template as lt
-from console.openehr.client import EhrbaseClient, version_of
+from console.openehr.client import Ehr, EhrbaseClient, version_of
+from console.openehr.errors import EhrbaseWrongRecord
 
 VERSION_UID = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}::[A-Za-z0-9._-]+::\d+$"
@@ -76,6 +82,8 @@ class LetterPage:
     page: int
     page_size: int
     has_next: bool
+    #: Rows EHRbase answered with that are not this patient's, left out (never shown).
+    withheld: tuple[LetterSummary, ...] = ()
 
     @property
     def has_previous(self) -> bool:
@@ -168,6 +176,40 @@ def letter_query(
     return q, params
 
 
+#: The EHR of a patient who has none: no row can be in it.
+NO_EHR = Ehr(ehr_id="")
+
+
+def _subjects(composition: Any) -> list[tuple[Any, Any]]:
+    """Every ``(subject id, namespace)`` a composition names (``PARTY_SELF`` names none)."""
+    found: list[tuple[Any, Any]] = []
+    stack = [composition]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            subject = item.get("subject")
+            ref = subject.get("external_ref") if isinstance(subject, dict) else None
+            if isinstance(ref, dict):
+                ident = ref.get("id")
+                found.append(
+                    (ident.get("value") if isinstance(ident, dict) else ident, ref.get("namespace"))
+                )
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def belongs_to(ehr: Ehr, subject_id: str, namespace: str, ehr_id: Any, composition: Any) -> bool:
+    """True when a row is in this EHR and its composition names no other subject."""
+    if not ehr.ehr_id or str(ehr_id or "") != ehr.ehr_id:
+        return False
+    return all(
+        ident == subject_id and namespace_ in (None, namespace)
+        for ident, namespace_ in _subjects(composition)
+    )
+
+
 def list_letters(
     client: EhrbaseClient,
     *,
@@ -179,11 +221,14 @@ def list_letters(
     filters: LetterFilters | None = None,
     tz: tzinfo = UTC,
 ) -> LetterPage:
-    """One page of a subject's letters (one AQL request; fetches one extra row to page)."""
+    """One page of a subject's letters (their EHR, then one AQL request fetching one extra
+    row to page); rows of any other EHR are withheld."""
     page = max(1, page)
+    ehr = client.ehr_of(subject_id, namespace) or NO_EHR
     q, params = letters_query(subject_id, namespace, template_id, filters, tz=tz)
     result = client.query(q, params, offset=(page - 1) * page_size, fetch=page_size + 1)
-    letters = [
+    records = result.records()
+    rows = [
         LetterSummary(
             uid=str(record.get("uid") or ""),
             ehr_id=str(record.get("ehr_id") or ""),
@@ -193,13 +238,15 @@ def list_letters(
             status=lt.STATUS_BY_CODE.get(str(record.get("status_code") or ""), "unknown"),
             recipient=record.get("recipient") or None,
         )
-        for record in result.records()
+        for record in records[: page_size + 1]
     ]
+    own = [row for row in rows if ehr.ehr_id and row.ehr_id == ehr.ehr_id]
     return LetterPage(
-        letters=letters[:page_size],
+        letters=own[:page_size],
         page=page,
         page_size=page_size,
-        has_next=len(letters) > page_size,
+        has_next=len(records) > page_size,
+        withheld=tuple(row for row in rows if row not in own),
     )
 
 
@@ -213,14 +260,31 @@ def get_letter(
 ) -> Letter | None:
     """The letter with this version uid if it belongs to the subject's EHR, else None.
 
-    One AQL request selects the composition only through the subject's EHR, so a uid from
-    another patient's record yields no row. A uid that is not a version uid is not asked for.
+    The subject's EHR is resolved first; a uid that is not a version uid, or that names another
+    system than the EHR's node, is not asked for. The AQL selects the composition only through
+    the subject's EHR; should EHRbase still answer with another EHR's composition, or one whose
+    subject is someone else, ``EhrbaseWrongRecord`` is raised and nothing of it is returned.
     """
     if not VERSION_UID.match(uid):
+        return None
+    ehr = client.ehr_of(subject_id, namespace) or NO_EHR
+    if ehr.system_id and uid.split("::")[1] != ehr.system_id:
         return None
     q, params = letter_query(subject_id, namespace, template_id, uid)
     result = client.query(q, params, fetch=2)
     records = [r for r in result.records() if r.get("uid") == uid]
+    foreign = [
+        r
+        for r in records
+        if not belongs_to(ehr, subject_id, namespace, r.get("ehr_id"), r.get("composition"))
+    ]
+    if foreign:
+        raise EhrbaseWrongRecord(
+            diagnostics=f"Asked for composition {uid} of EHR {ehr.ehr_id}; EHRbase answered with "
+            f"it in EHR {str(foreign[0].get('ehr_id'))[:100]!r} or naming another subject.",
+            status=200,
+            method="POST",
+        )
     if len(records) != 1 or not isinstance(records[0].get("composition"), dict):
         return None
     record = records[0]
@@ -230,7 +294,7 @@ def get_letter(
         return None
     return Letter(
         uid=uid,
-        ehr_id=str(record.get("ehr_id") or ""),
+        ehr_id=ehr.ehr_id,
         title=content.title,
         date=parse_datetime(content.date_raw),
         author=content.author,

@@ -7,7 +7,6 @@ works without JavaScript as a plain GET form.
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from urllib.parse import urlencode
 
@@ -34,6 +33,7 @@ from console.patients.services import (
     view_patient,
 )
 from console.permissions import require_permission
+from console.templating import truncated_json
 
 SEARCH_FIELDS = ("q", "dob", "gender", "postcode")
 MAX_TOKEN_LENGTH = 2048
@@ -139,22 +139,15 @@ def patient(patient_id: str) -> ResponseReturnValue:
         ), 503
     except FhirError as exc:
         return _patient_error(exc, retry_url)
-    resource_json = _pretty_json(view.raw)
+    raw = truncated_json(view.raw)
     return render_template(
         "patients/patient.html",
         patient=view,
-        resource_json=resource_json,
+        resource_json=raw.text,
+        raw_cut=raw,
         today=date.today(),
         search_url=url_for("patients.search"),
     )
-
-
-def _pretty_json(resource: dict[str, object]) -> str:
-    """The resource as indented JSON for the "FHIR resource" panel."""
-    try:
-        return json.dumps(resource, indent=2, ensure_ascii=False)
-    except (RecursionError, ValueError, TypeError):
-        return "The resource is too deeply nested to show here."
 
 
 def _patient_error(error: FhirError, retry_url: str) -> ResponseReturnValue:

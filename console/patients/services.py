@@ -8,6 +8,7 @@ are audited too, with outcome ``failure``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -17,12 +18,13 @@ from typing import Any
 from flask import current_app
 from itsdangerous import BadData, URLSafeSerializer
 
-from console.audit import record_access
-from console.fhir.errors import FhirError, FhirInvalidLink
+from console.audit import AuditUnavailable, record_access
+from console.fhir.errors import FhirError, FhirInvalidLink, FhirWrongPatient
 from console.fhir.models import PatientView, SearchPage
 from console.fhir.search import PatientSearch
 from console.patients.query import ParsedSearch
 from console.patients.upstream import fhir_client, page_size
+from console.upstream.trust import warn_wrong_patient
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +126,8 @@ def view_patient(patient_id: str) -> PatientView:
     after their failed view has been audited."""
     try:
         patient = load_patient(patient_id)
+    except FhirWrongPatient:
+        raise  # audited as denied by load_patient
     except FhirError as exc:
         record_access(
             VIEW_ACTION,
@@ -147,7 +151,25 @@ def view_patient(patient_id: str) -> PatientView:
 def load_patient(patient_id: str) -> PatientView:
     """Read ``Patient/{patient_id}`` from HAPI FHIR, raising the typed ``FhirError``s.
 
-    For other capabilities (the letters pages' banner). It writes no audit row: the caller
-    audits its own view in its own transaction.
+    For other capabilities (the letters pages' banner). It writes no audit row (the caller
+    audits its own view in its own transaction), except when the server answers with another
+    patient than the one asked for: that answer is refused (``FhirWrongPatient``), logged as a
+    misbehaving upstream and audited as ``denied``.
     """
-    return fhir_client().read_patient(patient_id)
+    try:
+        return fhir_client().read_patient(patient_id)
+    except FhirWrongPatient as exc:
+        warn_wrong_patient("HAPI FHIR", patient_id, "a read of the patient")
+        with contextlib.suppress(AuditUnavailable):  # nothing is shown either way
+            record_access(
+                VIEW_ACTION,
+                outcome="denied",
+                target_type="Patient",
+                target_id=patient_id[:128],
+                patient_id=patient_id[:128],
+                details={
+                    "reason": "HAPI FHIR answered with another patient's record",
+                    "diagnostics": exc.diagnostics[:500],
+                },
+            )
+        raise

@@ -121,6 +121,11 @@ class EhrbaseEmulator:
         #: Answer EHR creation with an empty body whatever ``Prefer`` says (as a proxy that
         #: drops the header would make it); off by default, as EHRbase honours ``Prefer``.
         self.ignore_prefer = False
+        #: Fault: AQL asked about a subject (``$subject_id``) also answers with the rows of this
+        #: subject (``foreign_only``: with theirs alone), as a server bug, a mis-set namespace
+        #: or a proxy caching another patient's answer would. None (the default): truthful.
+        self.foreign_subject: str | None = None
+        self.foreign_only = False
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -699,6 +704,10 @@ class EhrbaseEmulator:
             ]
         try:
             rows = aql.execute(parsed, sources, parameters)
+            if self.foreign_subject is not None and "subject_id" in parameters:
+                other = {**parameters, "subject_id": self.foreign_subject}
+                theirs = aql.execute(parsed, sources, other)
+                rows = theirs if self.foreign_only else theirs + rows
         except aql.AqlParameterError as exc:
             raise HttpError(
                 400, f"Could not parse AQL query: missing query parameter(s) {exc}"

@@ -253,6 +253,9 @@ class HapiEmulator:
         self._first_id = first_id
         self._next_id = first_id
         self._sequence = 0
+        #: Fault: every read of a Patient answers with this Patient instead (as a server bug or
+        #: a proxy caching the wrong answer would); None (the default) answers truthfully.
+        self.read_answers_with: str | None = None
 
     # -- direct access for tests and the sandbox ---------------------------------------
 
@@ -268,6 +271,7 @@ class HapiEmulator:
             self._searches.clear()
             self._next_id = self._first_id
             self._sequence = 0
+            self.read_answers_with = None
 
     def delete(self, resource_type: str, resource_id: str) -> None:
         """Delete a resource as ``DELETE`` would (reads then answer 410)."""
@@ -470,6 +474,8 @@ class HapiEmulator:
     # -- read, create, update, delete --------------------------------------------------
 
     def _read(self, resource_type: str, resource_id: str, base: str, version: str = "") -> Answer:
+        if resource_type == "Patient" and self.read_answers_with is not None:
+            resource_id = self.read_answers_with
         with self._lock:
             stored = self._resources.get((resource_type, resource_id))
             if stored is None:

@@ -73,11 +73,13 @@ def ehrbase(ehrbase_server: tuple[EmulatorServer, str]) -> Iterator[Target]:
     server.accept_connections()
     server.clear_faults()
     server.injector.reset_counts()
+    emulator = emulator_of(server)
     try:
         yield Target(url, *DEFAULT_USER, *DEFAULT_ADMIN, server=server)
     finally:
         server.clear_faults()
         server.accept_connections()
+        emulator.foreign_subject, emulator.foreign_only = None, False
 
 
 @pytest.fixture(params=["emulator", pytest.param("live", marks=pytest.mark.live)])

@@ -13,7 +13,7 @@ from console.fhir.breaker import CircuitBreaker
 from console.openehr import errors
 from console.openehr import letter_template as lt
 from console.openehr.client import EhrbaseClient
-from console.openehr.letters import list_letters
+from console.openehr.letters import letters_query
 from tests.openehr.conftest import Target
 
 AQL = "/ehrbase/rest/openehr/v1/query/aql"
@@ -24,7 +24,9 @@ def ehrbase_body(status: str, message: str) -> str:
 
 
 def letters(client: EhrbaseClient) -> Any:
-    return list_letters(client, subject_id="p-1", namespace="fhir", template_id=lt.TEMPLATE_ID)
+    """The letter list's AQL query (the request whose failures these tests are about)."""
+    q, params = letters_query("p-1", "fhir", lt.TEMPLATE_ID)
+    return client.query(q, params, offset=0, fetch=21)
 
 
 def requests_to(target: Target, path: str) -> int:
