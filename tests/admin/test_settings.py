@@ -89,6 +89,15 @@ def test_unchanged_form_saves_nothing(app: Flask, admin: Admin) -> None:
         ("clinical.fhir_read_timeout_seconds", "1_0", "Enter a number."),
         ("security.idle_timeout_minutes", "٣٠", "Enter a whole number."),
         ("clinical.ehr_subject_namespace", "", "Enter a value, or revert to the default (fhir)."),
+        ("clinical.ehr_subject_namespace", "nhs.uk", "Start with a letter, then use only letters"),
+        ("clinical.ehr_subject_namespace", "1fhir", "Start with a letter, then use only letters"),
+        (
+            "clinical.ehr_subject_namespace",
+            "fhir ids",
+            "Start with a letter, then use only letters",
+        ),
+        ("clinical.fhir_deadline_seconds", "0.1", "Enter a number of at least 0.5."),
+        ("clinical.ehrbase_max_response_mb", "0", "Enter a number of at least 0.1."),
         ("display.environment_banner", "TRAIN\x1bING", "Remove the control characters"),
     ],
 )

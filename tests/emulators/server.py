@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,19 @@ class Faults:
     malformed: bool = False
     hang: bool = False
     only_paths: tuple[str, ...] = field(default_factory=tuple)
+    #: Answer 200 with a body sent one byte at a time, a byte every few milliseconds, for as
+    #: long as ``trickle_bytes`` lasts (or until the faults are cleared): never slow enough to
+    #: trip a read timeout.
+    trickle: bool = False
+    trickle_bytes: int = 4000
+    #: Answer 200 with a valid JSON body of about this many bytes (a huge Patient resource).
+    huge_bytes: int = 0
+    #: Send the huge body without ``Content-Length`` (chunked), so only counting can catch it.
+    chunked: bool = False
+    #: Send this exact body (with ``status``, default 200), e.g. bytes that are not UTF-8.
+    body_bytes: bytes | None = None
+    #: Send ``Retry-After`` (seconds) with the ``status`` answer.
+    retry_after: int | None = None
 
     def matches(self, path: str) -> bool:
         """True when the faults apply to this request path."""
@@ -87,14 +100,27 @@ class FaultInjector:
             self._release.wait(timeout=120)
         if faults.latency_ms:
             time.sleep(faults.latency_ms / 1000)
+        if faults.trickle:
+            return self._trickle(faults, start_response)
+        if faults.huge_bytes:
+            return self._huge(faults, start_response)
+        if faults.body_bytes is not None:
+            start_response(
+                f"{faults.status or 200} Injected",
+                [
+                    ("Content-Type", faults.content_type),
+                    ("Content-Length", str(len(faults.body_bytes))),
+                ],
+            )
+            return [faults.body_bytes]
         if faults.status is not None:
             body = (
                 faults.body or json.dumps({"error": "injected", "status": faults.status})
             ).encode()
-            start_response(
-                f"{faults.status} Injected",
-                [("Content-Type", faults.content_type), ("Content-Length", str(len(body)))],
-            )
+            headers = [("Content-Type", faults.content_type), ("Content-Length", str(len(body)))]
+            if faults.retry_after is not None:
+                headers.append(("Retry-After", str(faults.retry_after)))
+            start_response(f"{faults.status} Injected", headers)
             return [body]
         if faults.malformed:
             body = b'{"resourceType": "Bundle", "entry": [ {"truncated'
@@ -104,6 +130,43 @@ class FaultInjector:
             )
             return [body]
         return self.app(environ, start_response)
+
+    def _trickle(self, faults: Faults, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """Leading JSON whitespace, a byte at a time, then nothing readable."""
+        start_response(
+            "200 OK",
+            [("Content-Type", faults.content_type), ("Content-Length", str(faults.trickle_bytes))],
+        )
+        release = self._release
+
+        def drip() -> Iterator[bytes]:
+            for _ in range(faults.trickle_bytes):
+                if release.wait(0.01):  # cleared: stop at once
+                    return
+                yield b" "
+
+        return drip()
+
+    def _huge(self, faults: Faults, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """A valid Patient resource of about ``huge_bytes`` bytes, in 64 KB pieces."""
+        head = b'{"resourceType": "Patient", "id": "1000", "text": {"div": "'
+        tail = b'"}}'
+        filler = max(0, faults.huge_bytes - len(head) - len(tail))
+        headers = [("Content-Type", faults.content_type)]
+        if not faults.chunked:
+            headers.append(("Content-Length", str(len(head) + filler + len(tail))))
+        start_response("200 OK", headers)
+
+        def pieces() -> Iterator[bytes]:
+            yield head
+            left = filler
+            while left > 0:
+                size = min(left, 65536)
+                left -= size
+                yield b"x" * size
+            yield tail
+
+        return pieces()
 
     def _control(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -120,7 +183,7 @@ class FaultInjector:
                 return [body]
         elif method == "DELETE":
             self.clear()
-        body = json.dumps(self.faults.__dict__).encode()
+        body = json.dumps(self.faults.__dict__, default=repr).encode()
         start_response("200 OK", [("Content-Type", "application/json")])
         return [body]
 
