@@ -19,8 +19,10 @@ from console.fhir.errors import (
     FhirSearchExpired,
     FhirServerError,
     FhirTimeout,
+    FhirTooLarge,
     FhirUnavailable,
     FhirUnreachable,
+    FhirWrongPatient,
     OutcomeIssue,
 )
 from console.fhir.models import PatientView, SearchPage, ServerInfo
@@ -41,8 +43,10 @@ __all__ = [
     "FhirSearchExpired",
     "FhirServerError",
     "FhirTimeout",
+    "FhirTooLarge",
     "FhirUnavailable",
     "FhirUnreachable",
+    "FhirWrongPatient",
     "OutcomeIssue",
     "PatientSearch",
     "PatientView",

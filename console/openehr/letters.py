@@ -261,13 +261,15 @@ def get_letter(
     """The letter with this version uid if it belongs to the subject's EHR, else None.
 
     The subject's EHR is resolved first; a uid that is not a version uid, or that names another
-    system than the EHR's node, is not asked for. The AQL selects the composition only through
+    system than the EHR's node, is not asked for, nor is anything for a subject without an EHR. The AQL selects the composition only through
     the subject's EHR; should EHRbase still answer with another EHR's composition, or one whose
     subject is someone else, ``EhrbaseWrongRecord`` is raised and nothing of it is returned.
     """
     if not VERSION_UID.match(uid):
         return None
-    ehr = client.ehr_of(subject_id, namespace) or NO_EHR
+    ehr = client.ehr_of(subject_id, namespace)
+    if ehr is None:  # no EHR, so no letters: nothing is asked for
+        return None
     if ehr.system_id and uid.split("::")[1] != ehr.system_id:
         return None
     q, params = letter_query(subject_id, namespace, template_id, uid)
