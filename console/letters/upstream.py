@@ -14,7 +14,14 @@ from console.appsettings import get_setting
 from console.upstream import builders
 from console.upstream.builders import ehrbase_client
 
-__all__ = ["DISPLAY_TIMEZONE", "ehrbase_client", "init_app"]
+__all__ = [
+    "DISPLAY_TIMEZONE",
+    "ehrbase_client",
+    "init_app",
+    "letter_template_id",
+    "letters_page_size",
+    "subject_namespace",
+]
 
 try:
     DISPLAY_TIMEZONE: tzinfo = ZoneInfo("Europe/London")
