@@ -26,6 +26,23 @@ PERMISSIONS: dict[str, str] = {
     "templates.manage": "List and upload openEHR letter templates.",
 }
 
+# Administrative power: a role holding any of these is an administrator's (two-factor by default),
+# and only someone who holds a permission may hand it on.
+ADMIN_PERMISSIONS: frozenset[str] = frozenset(
+    {
+        "users.manage",
+        "roles.manage",
+        "settings.manage",
+        "sessions.manage",
+        "audit.view",
+        "templates.manage",
+    }
+)
+# Clinical access: any holder of ``users.manage`` may grant it (each view stays audited).
+CLINICAL_PERMISSIONS: frozenset[str] = frozenset(
+    {"patients.search", "patients.view", "letters.view"}
+)
+
 SEEDED_ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "System administrator": (
         "Manages users, roles, sessions, settings and templates; sees no patient data.",

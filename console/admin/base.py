@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+from console.audit import record_event
 from console.db import db
 
 # The largest value of an INTEGER column (PostgreSQL's limit; SQLite's is larger). Ids and counts
@@ -55,12 +57,51 @@ class EditConflict(AdminActionError):
         )
 
 
+class Refused(FieldErrors):
+    """An action refused for lack of power over it: shown on the form's field, answered 403 and
+    audited as ``denied`` (after the refused change is rolled back)."""
+
+    def __init__(
+        self,
+        field: str,
+        message: str,
+        *,
+        action: str,
+        target_type: str | None = None,
+        target_id: str | int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__({field: message})
+        self.audit = {
+            "action": action,
+            "target_type": target_type,
+            "target_id": target_id,
+            "details": {"reason": message, **(details or {})},
+        }
+
+
+def error_status(exc: FieldErrors) -> int:
+    """403 for an action refused for lack of power, 400 for other input problems."""
+    return 403 if isinstance(exc, Refused) else 400
+
+
 @contextmanager
 def transaction() -> Iterator[None]:
-    """Commit what the block did (the change and its audit events), or roll all of it back."""
+    """Commit what the block did (the change and its audit events), or roll all of it back;
+    a ``Refused`` action leaves only its ``denied`` audit event."""
     try:
         yield
         db.session.commit()
+    except Refused as exc:
+        db.session.rollback()
+        record_denied(**exc.audit)
+        raise
     except BaseException:
         db.session.rollback()
         raise
+
+
+def record_denied(action: str, **fields: Any) -> None:
+    """Write and commit a ``denied`` audit event on its own."""
+    record_event(action, outcome="denied", **fields)
+    db.session.commit()

@@ -22,6 +22,7 @@ from console.admin.base import (
     transaction,
 )
 from console.admin.guards import admin_guard
+from console.admin.privileges import check_permission_grant
 from console.audit import changes, record_event
 from console.db import db
 from console.db.models import Role, RolePermission, User, UserRole, utcnow
@@ -113,6 +114,7 @@ def create_role(name: str, description: str, permissions: Sequence[str]) -> Role
         name, description, permissions = _clean(name, description, permissions)
         if _name_taken(name):
             raise FieldErrors({"name": f"There is already a role called {name}."})
+        check_permission_grant(permissions, action="role.create", target_id=None, role_name=name)
         role = Role(
             name=name,
             description=description,
@@ -151,6 +153,12 @@ def update_role(
         old, new = changes(before, after)
         if not new:
             return {}
+        check_permission_grant(
+            set(permissions) - set(before["permissions"]),
+            action="role.update",
+            target_id=role.id,
+            role_name=before["name"],
+        )
         role.name = name
         role.description = description
         kept = {p.permission: p for p in role.permissions}

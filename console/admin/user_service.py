@@ -43,6 +43,7 @@ from console.admin.base import (
     transaction,
 )
 from console.admin.guards import admin_guard
+from console.admin.privileges import check_not_own_roles, check_role_assignment
 from console.admin.user_listing import UserFilter, filter_conditions
 from console.audit import changes, record_event
 from console.auth.password_policy import password_problems
@@ -126,6 +127,7 @@ def create_account(
     """Create a user who must change the password at first sign-in; ``password=None`` generates one."""
     with transaction():
         roles = _roles_by_id(role_ids)
+        check_role_assignment(roles, action="user.create", target_id=None)
         generated = None
         if password is None:
             generated = password = temporary_password(username.strip().lower(), email)
@@ -202,6 +204,14 @@ def update_account(
         old, new = changes(before, after)
         if not new:
             return UpdateResult()
+        if "roles" in new:
+            check_not_own_roles([user.id], action="user.update")
+            held = {role.id for role in user.roles}
+            check_role_assignment(
+                [role for role in roles if role.id not in held],
+                action="user.update",
+                target_id=user.id,
+            )
         user.full_name = after["full_name"]
         user.email = email
         user.roles = sorted(roles, key=lambda role: role.name)
@@ -546,8 +556,6 @@ def apply_bulk(
         action, role = _validate(request)
         guard = admin_guard() if action.guarded else None
         preview = preview_bulk(request, now)
-        if expected_changes is not None and preview.changing != expected_changes:
-            raise StaleSelection(preview)
         ids = list(
             db.session.scalars(
                 select(User.id)
@@ -555,6 +563,17 @@ def apply_bulk(
                 .order_by(User.id)
             )
         )
+        if action.needs_role:
+            check_not_own_roles(ids, action=action.audit_action, field="role_id")
+        if action.key == "assign_role":
+            check_role_assignment(
+                [role],  # type: ignore[list-item]
+                action=action.audit_action,
+                target_id=None,
+                field="role_id",
+            )
+        if expected_changes is not None and preview.changing != expected_changes:
+            raise StaleSelection(preview)
         batch = uuid.uuid4().hex
         shared = {"bulk": batch, "scope": request.scope, "matching": preview.matching}
         if request.scope == "filter":

@@ -18,6 +18,8 @@ from console.admin.base import (
     EditConflict,
     FieldErrors,
     NotFound,
+    Refused,
+    error_status,
     parse_int,
 )
 from console.admin.csv_export import stream_csv
@@ -243,6 +245,8 @@ def users_bulk() -> ResponseReturnValue:
         return render_template(
             "admin/users_bulk_confirm.html", stale=str(exc), **_bulk_context(exc.preview)
         ), 409
+    except Refused as exc:
+        return _bulk_error(str(exc), exc.errors, 403)
     except FieldErrors as exc:
         return _bulk_error("Choose what to do and with which users.", exc.errors, 400)
     except LastAdminError as exc:
@@ -292,6 +296,7 @@ def user_create() -> ResponseReturnValue:
     """Create a user; a generated temporary password is shown once."""
     form = UserCreateForm()
     form.roles.choices = _role_choices()
+    status = 400 if form.is_submitted() else 200
     if form.validate_on_submit():
         try:
             created = user_service.create_account(
@@ -303,6 +308,7 @@ def user_create() -> ResponseReturnValue:
             )
         except FieldErrors as exc:
             _attach_errors(form, exc.errors)
+            status = error_status(exc)
         else:
             if created.generated_password is None:
                 flash(
@@ -317,7 +323,6 @@ def user_create() -> ResponseReturnValue:
                 password=created.generated_password,
                 user_id=created.user_id,
             )
-    status = 400 if form.is_submitted() else 200
     return render_template("admin/user_create.html", form=form), status
 
 
@@ -442,7 +447,7 @@ def user_update(user_id: int) -> ResponseReturnValue:
         )
     except FieldErrors as exc:
         _attach_errors(form, exc.errors)
-        return _detail(_load(user_id), form, 400)
+        return _detail(_load(user_id), form, error_status(exc))
     except LastAdminError as exc:
         form.form_errors.append(str(exc))
         return _detail(_load(user_id), form, 409)

@@ -172,14 +172,16 @@ def _last_admin_bulk(app: Flask, admin: Admin) -> None:
     response = admin.post("/admin/users/bulk", form | {"expected": "1"})
     assert response.status_code == 409
     assert "no active user who can manage users" in response.get_data(as_text=True)
-    # So is removing the administrator role from everyone who has it.
+    # Removing the administrator role from everyone who has it includes oneself: refused too.
     remove = {"action": "remove_role", "role_id": "1", "scope": "selected",
               "ids": [str(admin.user_id), str(other)], "expected": "2"}  # fmt: skip
     response = admin.post("/admin/users/bulk", remove, htmx=True)
-    assert response.status_code == 409
+    assert response.status_code == 403
+    assert "You cannot change your own roles" in response.get_data(as_text=True)
     assert response.headers["HX-Retarget"] == "#bulk-dialog-slot"
     assert states(app) == before
-    assert audit_rows(app, "user.disable") == audit_rows(app, "user.role_remove") == []
+    assert audit_rows(app, "user.disable") == []
+    assert [e.outcome for e in audit_rows(app, "user.role_remove")] == ["denied"]
 
 
 def test_bulk_actions_cannot_remove_the_last_administrator(
