@@ -86,8 +86,12 @@ CATALOGUE: dict[str, SettingDefinition] = _define(
                       "A session unused for this long ends.", 1, 1440),
     SettingDefinition("security.absolute_timeout_hours", "security", "Absolute session timeout (hours)", int, 12,
                       "A session ends this long after sign-in, however busy.", 1, 168),
-    SettingDefinition("security.require_totp_for_admins", "security", "Require two-factor for administrators", bool, False,
-                      "Holders of administrative permissions must enrol an authenticator app at next sign-in."),
+    SettingDefinition("security.require_totp_for_admins", "security", "Require two-factor for administrators", bool, True,
+                      "Holders of administrative permissions (users, roles, settings, sessions, audit, templates) "
+                      "must enrol an authenticator app at next sign-in. On by default (ASVS 5.0 V6.3.3)."),
+    SettingDefinition("security.step_up_minutes", "security", "Re-authentication lasts (minutes)", int, 5,
+                      "After confirming their password (and code), a user may change their password or two-factor, "
+                      "grant administrative roles or change security settings for this long without being asked again.", 1, 60),
     SettingDefinition("clinical.fhir_page_size", "clinical", "Patients per results page", int, 20,
                       "How many patients one page of search results shows.", 5, 100),
     SettingDefinition("clinical.fhir_connect_timeout_seconds", "clinical", "HAPI FHIR connect timeout (seconds)", float, 3.05,

@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from flask_login import current_user
 
 from console.admin.base import Refused
+from console.auth.stepup import require_fresh
 from console.db.models import Role, User
-from console.permissions import CLINICAL_PERMISSIONS
+from console.permissions import ADMIN_PERMISSIONS, CLINICAL_PERMISSIONS
 
 
 def _actor() -> User:
@@ -29,8 +30,12 @@ def _beyond(actor: User, permissions: Iterable[str]) -> list[str]:
 def check_role_assignment(
     roles: Iterable[Role], *, action: str, target_id: int | None, field: str = "roles"
 ) -> None:
-    """Refuse assigning a role whose administrative permissions the actor does not all hold."""
+    """Refuse assigning a role whose administrative permissions the actor does not all hold;
+    ask for step-up re-authentication before granting administrative permissions."""
     actor = _actor()
+    roles = list(roles)
+    if any(ADMIN_PERMISSIONS & set(role.permission_names) for role in roles):
+        require_fresh()  # granting administrative power needs a recent re-authentication
     for role in roles:
         missing = _beyond(actor, role.permission_names)
         if missing:

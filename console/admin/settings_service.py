@@ -25,6 +25,7 @@ from console.appsettings import (
     store_setting,
 )
 from console.audit import record_event
+from console.auth.stepup import require_fresh
 from console.db import db
 from console.db.models import AppSetting, User
 
@@ -192,6 +193,8 @@ def save_settings(submitted: Mapping[str, str], actor_id: int | None) -> list[st
                 )
         if errors:
             raise FieldErrors(errors)
+        if any(CATALOGUE[key].area == "security" for key in changed):
+            require_fresh()
         for key in changed:
             definition = CATALOGUE[key]
             if parsed[key] == definition.default:
@@ -219,6 +222,8 @@ def revert_to_default(key: str) -> bool:
         row = db.session.get(AppSetting, key)
         if row is None:
             return False
+        if definition.area == "security":
+            require_fresh()
         before = json.loads(row.value)
         problem = _order_problems(current_values(), {key: definition.default}, {})
         if problem:

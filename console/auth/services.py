@@ -15,19 +15,17 @@ from sqlalchemy import select
 
 from console.appsettings import get_setting
 from console.audit import record_event
-from console.auth import clock, lockout, sessions, totp
+from console.auth import clock, lockout, sessions, stepup, totp
 from console.auth.password_policy import password_problems
 from console.auth.passwords import hash_password, needs_rehash, verify_password
 from console.db import db
 from console.db.models import User
+from console.permissions import ADMIN_PERMISSIONS
 
 INVALID_CREDENTIALS = "The username or password is not right."
 INVALID_CODE = "The code is not right. Enter the current code from your authenticator app."
 PENDING_KEY = "_pending_sign_in"
 PENDING_LIFETIME = timedelta(minutes=5)
-ADMIN_PERMISSIONS = frozenset(
-    {"users.manage", "roles.manage", "sessions.manage", "settings.manage"}
-)
 
 
 def find_user(username: str) -> User | None:
@@ -150,6 +148,7 @@ def complete_sign_in(user: User, method: str) -> None:
     sessions.start_signed_in_session(user)
     login_user(user)
     sessions.mark_credentials(user)
+    stepup.mark_confirmed()  # a sign-in a moment ago counts as a confirmation
 
 
 def sign_out(user: User) -> None:
