@@ -13,14 +13,12 @@ from wtforms import SelectChoice
 from console.admin import bp, user_listing, user_service
 from console.admin.base import (
     ID_ROUTE,
-    MAX_ID,
     AdminActionError,
     EditConflict,
     FieldErrors,
     NotFound,
     Refused,
     error_status,
-    parse_int,
 )
 from console.admin.csv_export import stream_csv
 from console.admin.forms import (
@@ -233,9 +231,8 @@ def users_bulk_confirm() -> ResponseReturnValue:
 def users_bulk() -> ResponseReturnValue:
     """Apply a confirmed bulk action in one transaction."""
     bulk = parse_bulk(request.form)
-    expected = request.form.get("expected", "")
     try:
-        result = user_service.apply_bulk(bulk, expected_changes=parse_int(expected, 0, MAX_ID))
+        result = user_service.apply_bulk(bulk, confirmation=request.form.get("confirmation", ""))
     except user_service.StaleSelection as exc:
         if is_htmx():
             body = render_template(
