@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from console.audit import record_event
 from console.db import db
 
@@ -80,9 +82,38 @@ class Refused(FieldErrors):
         }
 
 
+class Clash(FieldErrors):
+    """A unique constraint refused the change: someone saved the same name at the same moment.
+    Nothing was written; the page shows the message on the field (409)."""
+
+    # (text found in the database's error, form field, message): the first match wins.
+    KNOWN = (
+        ("user_roles", "role_id", "Someone else changed the roles of these users at the same moment. "
+         "Nothing was changed; check the list and try again."),
+        ("username", "username", "That username was taken a moment ago by someone else. "
+         "Choose another."),
+        ("email", "email", "That e-mail address was given to another user a moment ago."),
+        ("roles", "name", "A role with that name was created a moment ago by someone else. "
+         "Choose another name."),
+    )  # fmt: skip
+
+    @classmethod
+    def from_error(cls, error: IntegrityError) -> Clash:
+        """The clash an ``IntegrityError`` stands for, worded for the form."""
+        text = str(error.orig).lower()
+        for needle, field, message in cls.KNOWN:
+            if needle in text:
+                return cls({field: message})
+        return cls({"form": "Someone else saved a conflicting change at the same moment. "
+                             "Nothing was saved; try again."})  # fmt: skip
+
+
 def error_status(exc: FieldErrors) -> int:
-    """403 for an action refused for lack of power, 400 for other input problems."""
-    return 403 if isinstance(exc, Refused) else 400
+    """403 for an action refused for lack of power, 409 for a clash with a change saved at the
+    same moment, 400 for other input problems."""
+    if isinstance(exc, Refused):
+        return 403
+    return 409 if isinstance(exc, Clash) else 400
 
 
 @contextmanager
@@ -96,6 +127,9 @@ def transaction() -> Iterator[None]:
         db.session.rollback()
         record_denied(**exc.audit)
         raise
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise Clash.from_error(exc) from None
     except BaseException:
         db.session.rollback()
         raise

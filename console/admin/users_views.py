@@ -14,6 +14,7 @@ from console.admin import bp, user_listing, user_service
 from console.admin.base import (
     ID_ROUTE,
     AdminActionError,
+    Clash,
     EditConflict,
     FieldErrors,
     NotFound,
@@ -242,8 +243,8 @@ def users_bulk() -> ResponseReturnValue:
         return render_template(
             "admin/users_bulk_confirm.html", stale=str(exc), **_bulk_context(exc.preview)
         ), 409
-    except Refused as exc:
-        return _bulk_error(str(exc), exc.errors, 403)
+    except (Refused, Clash) as exc:
+        return _bulk_error(str(exc), exc.errors, error_status(exc))
     except FieldErrors as exc:
         return _bulk_error("Choose what to do and with which users.", exc.errors, 400)
     except LastAdminError as exc:
