@@ -89,6 +89,9 @@ CATALOGUE: dict[str, SettingDefinition] = _define(
     SettingDefinition("security.require_totp_for_admins", "security", "Require two-factor for administrators", bool, True,
                       "Holders of administrative permissions (users, roles, settings, sessions, audit, templates) "
                       "must enrol an authenticator app at next sign-in. On by default (ASVS 5.0 V6.3.3)."),
+    SettingDefinition("security.temporary_password_minutes", "security", "Temporary passwords expire after (minutes)", int, 4320,
+                      "A temporary password set by an administrator stops working this long after it was set (default 72 hours); "
+                      "the user then asks for a new one.", 1, 43200),
     SettingDefinition("security.step_up_minutes", "security", "Re-authentication lasts (minutes)", int, 5,
                       "After confirming their password (and code), a user may change their password or two-factor, "
                       "grant administrative roles or change security settings for this long without being asked again.", 1, 60),

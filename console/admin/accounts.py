@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from console.appsettings import get_setting
 from console.audit import record_event
+from console.auth import clock
 from console.auth.password_policy import password_problems
 from console.auth.passwords import hash_password
 from console.db import db
@@ -58,13 +59,15 @@ def create_user(
     unknown = set(role_names) - {r.name for r in roles}
     if unknown:
         raise AccountError(f"Unknown role: {', '.join(sorted(unknown))}.", "roles")
+    now = utcnow()
     user = User(
         username=username,
         email=email,
         full_name=full_name.strip(),
         password_hash=hash_password(password),
-        password_changed_at=utcnow(),
+        password_changed_at=now,
         must_change_password=must_change_password,
+        temporary_password_set_at=clock.now() if must_change_password else None,
         roles=roles,
     )
     db.session.add(user)
@@ -84,10 +87,12 @@ def create_user(
 
 
 def reset_password(user: User, password: str, *, must_change: bool, audit_action: str) -> None:
-    """Set a new password in the current transaction, audited."""
+    """Set a new password in the current transaction, audited; one the user must change is a
+    temporary password, which expires (``security.temporary_password_minutes``)."""
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
     user.must_change_password = must_change
+    user.temporary_password_set_at = clock.now() if must_change else None
     record_event(audit_action, target_type="user", target_id=user.id)
 
 

@@ -65,14 +65,20 @@ def login() -> ResponseReturnValue:
         return redirect(next_path)
     form = LoginForm()
     if form.validate_on_submit():
-        user = services.authenticate(form.username.data or "", form.password.data or "")
+        try:
+            user = services.authenticate(form.username.data or "", form.password.data or "")
+        except services.TemporaryPasswordExpired as exc:
+            form.form_errors.append(exc.message)
+            user = None
+        else:
+            if user is None:
+                form.form_errors.append(services.INVALID_CREDENTIALS)
         if user is not None:
             if services.needs_second_factor(user):
                 services.begin_second_factor(user, next_path)
                 return redirect(url_for("auth.login_code"))
             services.complete_sign_in(user, "password")
             return _after_sign_in(next_path)
-        form.form_errors.append(services.INVALID_CREDENTIALS)
     ok = not form.errors and not form.form_errors
     return render_template("auth/login.html", form=form, next_path=next_path), _status(form, ok)
 

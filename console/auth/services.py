@@ -69,10 +69,28 @@ def authenticate(username: str, password: str) -> User | None:
     if not user.active:
         _fail(user, username, "disabled", count=False)
         return None
+    if temporary_password_expired(user):
+        _fail(user, username, "temporary password expired", count=False)
+        raise TemporaryPasswordExpired()
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         db.session.commit()
     return user
+
+
+class TemporaryPasswordExpired(Exception):
+    """The right temporary password, but past its time: the user needs a new one."""
+
+    message = "Your temporary password has expired. Ask an administrator to set a new one for you."
+
+
+def temporary_password_expired(user: User) -> bool:
+    """True when the user's password is an administrator's temporary one past its time."""
+    set_at = user.temporary_password_set_at
+    if set_at is None or not user.must_change_password:
+        return False
+    lifetime = timedelta(minutes=int(get_setting("security.temporary_password_minutes")))
+    return clock.now() - set_at >= lifetime
 
 
 def needs_second_factor(user: User) -> bool:
@@ -216,6 +234,7 @@ def change_password(
     user.password_hash = hash_password(new_password)
     user.password_changed_at = clock.now()
     user.must_change_password = False
+    user.temporary_password_set_at = None
     ended = sessions.end_user_sessions(user.id, keep_session_id=sessions.current_session_id())
     record_event(
         "auth.password_change",

@@ -88,6 +88,8 @@ class User(AuthBase):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     must_enrol_totp: Mapped[bool] = mapped_column(Boolean, default=False)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set while the password is a temporary one an administrator gave out (it then expires).
+    temporary_password_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
