@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import string
 
@@ -15,6 +16,14 @@ from console.auth.password_policy import password_problems
 from console.auth.passwords import hash_password
 from console.db import db
 from console.db.models import Role, User, utcnow
+
+USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]*$"
+MAX_USERNAME_LENGTH = 150
+
+
+def is_username_shaped(text: str) -> bool:
+    """True when ``text`` could be a username (what the create form accepts)."""
+    return 0 < len(text) <= MAX_USERNAME_LENGTH and re.fullmatch(USERNAME_PATTERN, text) is not None
 
 
 class AccountError(ValueError):

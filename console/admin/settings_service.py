@@ -179,13 +179,19 @@ def save_settings(submitted: Mapping[str, str], actor_id: int | None) -> list[st
         changed = [key for key, value in parsed.items() if value != current[key]]
         for key in changed:
             original_text = submitted.get(ORIGINAL_PREFIX + key)
-            if original_text is None or key in errors:
+            if key in errors:
+                continue
+            if original_text is None:  # the value the page showed is mandatory
+                errors[key] = (
+                    "This change did not say what value the page showed, so it could undo "
+                    "someone else's. Reload the page and save again."
+                )
                 continue
             try:
-                original = CATALOGUE[key].parse(original_text)
+                stale = CATALOGUE[key].parse(original_text) != current[key]
             except ValueError:
-                continue
-            if original != current[key]:
+                stale = True
+            if stale:
                 errors[key] = (
                     "Someone else changed this to "
                     f"“{to_text(CATALOGUE[key], current[key])}” after you opened the page. "

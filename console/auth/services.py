@@ -13,6 +13,7 @@ from flask import session
 from flask_login import login_user, logout_user
 from sqlalchemy import select
 
+from console.admin.accounts import is_username_shaped
 from console.appsettings import get_setting
 from console.audit import record_event
 from console.auth import clock, lockout, sessions, stepup, totp
@@ -24,6 +25,7 @@ from console.permissions import ADMIN_PERMISSIONS
 
 INVALID_CREDENTIALS = "The username or password is not right."
 INVALID_CODE = "The code is not right. Enter the current code from your authenticator app."
+UNKNOWN_ACCOUNT = "unknown account"
 PENDING_KEY = "_pending_sign_in"
 PENDING_LIFETIME = timedelta(minutes=5)
 
@@ -37,12 +39,16 @@ def _fail(user: User | None, username: str, reason: str, *, count: bool) -> None
     """Record a failed attempt (and count it towards lockout); commits."""
     if user is not None and count:
         lockout.register_failure(user, reason)
+    typed = username.strip().lower()
+    # A password typed into the username box must not become readable to auditors: an unknown
+    # name is recorded only when it is shaped like a username.
+    shown = typed if user is not None or is_username_shaped(typed) else UNKNOWN_ACCOUNT
     record_event(
         "auth.sign_in",
         outcome="failure",
         target_type="user",
         target_id=user.id if user else None,
-        details={"username": username.strip().lower()[:150], "reason": reason},
+        details={"username": shown, "reason": reason},
     )
     db.session.commit()
 
