@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import string
+import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
@@ -24,6 +25,20 @@ MAX_USERNAME_LENGTH = 150
 def is_username_shaped(text: str) -> bool:
     """True when ``text`` could be a username (what the create form accepts)."""
     return 0 < len(text) <= MAX_USERNAME_LENGTH and re.fullmatch(USERNAME_PATTERN, text) is not None
+
+
+# Control and format characters (tabs, line breaks, bidirectional overrides, zero-width
+# spaces) and the line and paragraph separators: never part of a name, and able to disguise one.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+HIDDEN_CHARACTERS_MESSAGE = (
+    "Remove the control or invisible characters (such as tabs, line breaks or "
+    "text-direction marks)."
+)
+
+
+def has_hidden_characters(text: str) -> bool:
+    """True when ``text`` holds a character of Unicode category Cc, Cf, Zl or Zp."""
+    return any(unicodedata.category(ch) in _HIDDEN_CATEGORIES for ch in text)
 
 
 class AccountError(ValueError):
@@ -59,6 +74,8 @@ def create_user(
     username = username.strip().lower()
     if not username or len(username) > 150:
         raise AccountError("Enter a username of 1 to 150 characters.", "username")
+    if has_hidden_characters(full_name):
+        raise AccountError(HIDDEN_CHARACTERS_MESSAGE, "full_name")
     email = normalise_email(email)
     if db.session.scalar(select(func.count()).where(User.username == username)):
         raise AccountError(f"The username {username} is already taken.", "username")

@@ -14,6 +14,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from console.admin.accounts import HIDDEN_CHARACTERS_MESSAGE, has_hidden_characters
 from console.admin.base import (
     AdminActionError,
     EditConflict,
@@ -85,11 +86,15 @@ def member_count(role_id: int) -> int:
 
 def _clean(name: str, description: str, permissions: Sequence[str]) -> tuple[str, str, list[str]]:
     errors: dict[str, str] = {}
+    if has_hidden_characters(name):
+        errors["name"] = HIDDEN_CHARACTERS_MESSAGE
+    if has_hidden_characters(description.replace("\r\n", "\n").replace("\n", "")):
+        errors["description"] = HIDDEN_CHARACTERS_MESSAGE  # line breaks are fine there
     name = " ".join(name.split())
     if not name:
-        errors["name"] = "Enter a name for the role."
+        errors.setdefault("name", "Enter a name for the role.")
     elif len(name) > 100:
-        errors["name"] = "Enter a name of at most 100 characters."
+        errors.setdefault("name", "Enter a name of at most 100 characters.")
     description = description.strip()
     if len(description) > 500:
         errors["description"] = "Enter a description of at most 500 characters."

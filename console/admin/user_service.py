@@ -33,8 +33,10 @@ from sqlalchemy import (
 from sqlalchemy.orm.exc import StaleDataError
 
 from console.admin.accounts import (
+    HIDDEN_CHARACTERS_MESSAGE,
     AccountError,
     create_user,
+    has_hidden_characters,
     normalise_email,
     reset_password,
     temporary_password,
@@ -187,6 +189,8 @@ def update_account(
         user = get_user(user_id)
         if user.version != expected_version and (not original or snapshot(user) != original):
             raise EditConflict()
+        if has_hidden_characters(full_name):
+            raise FieldErrors({"full_name": HIDDEN_CHARACTERS_MESSAGE})
         try:
             email = normalise_email(email)
         except AccountError as exc:
