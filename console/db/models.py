@@ -245,6 +245,10 @@ class AuditEvent(AuthBase):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     actor_username: Mapped[str | None] = mapped_column(String(150))
+    # Names at the time of the event ("Full Name (username)"), so renaming an account does not
+    # relabel its history; the ids stay the keys.
+    actor_display_name: Mapped[str | None] = mapped_column(String(400))
+    target_display_name: Mapped[str | None] = mapped_column(String(400))
     action: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16), default="success")
     target_type: Mapped[str | None] = mapped_column(String(32))
