@@ -82,19 +82,29 @@ CATALOGUE: dict[str, SettingDefinition] = _define(
     SettingDefinition("security.password_max_length", "security", "Maximum password length", int, 128,
                       "Passwords longer than this are refused.", 64, 1024),
     SettingDefinition("security.lockout_failures", "security", "Failures before lockout", int, 5,
-                      "Wrong passwords or codes in a row before the account is locked for a while.", 1, 100),
+                      "Wrong passwords or codes in a row before the account is locked for a while. At most 10 "
+                      "(OWASP ASVS 5.0 V6.3.1; NIST SP 800-63B §5.2.2 limits failed attempts).", 1, 10),
     SettingDefinition("security.lockout_wait_increment_seconds", "security", "Lockout wait increment (seconds)", int, 60,
-                      "How long the first lockout lasts; each further lockout adds this again.", 1, 86400),
+                      "How long the first lockout lasts; each further lockout adds this again. At least a minute "
+                      "(OWASP ASVS 5.0 V6.3.1; NIST SP 800-63B §5.2.2).", 60, 86400),
     SettingDefinition("security.lockout_max_wait_seconds", "security", "Longest lockout (seconds)", int, 900,
-                      "A lockout never lasts longer than this.", 1, 604800),
+                      "A lockout never lasts longer than this. At least a minute.", 60, 604800),
     SettingDefinition("security.lockout_failure_reset_seconds", "security", "Forget failures after (seconds)", int, 43200,
                       "Failures older than this no longer count towards a lockout.", 60, 604800),
     SettingDefinition("security.idle_timeout_minutes", "security", "Idle timeout (minutes)", int, 15,
                       "A session unused for this long ends.", 1, 1440),
     SettingDefinition("security.absolute_timeout_hours", "security", "Absolute session timeout (hours)", int, 12,
-                      "A session ends this long after sign-in, however busy.", 1, 168),
-    SettingDefinition("security.require_totp_for_admins", "security", "Require two-factor for administrators", bool, False,
-                      "Holders of administrative permissions must enrol an authenticator app at next sign-in."),
+                      "A session ends this long after sign-in, however busy. At most 24 hours "
+                      "(OWASP ASVS 5.0 V7.3.2; NIST SP 800-63B §7.2 asks for re-authentication within 12 hours at AAL2).", 1, 24),
+    SettingDefinition("security.require_totp_for_admins", "security", "Require two-factor for administrators", bool, True,
+                      "Holders of administrative permissions (users, roles, settings, sessions, audit, templates) "
+                      "must enrol an authenticator app at next sign-in. On by default (ASVS 5.0 V6.3.3)."),
+    SettingDefinition("security.temporary_password_minutes", "security", "Temporary passwords expire after (minutes)", int, 4320,
+                      "A temporary password set by an administrator stops working this long after it was set (default 72 hours); "
+                      "the user then asks for a new one.", 1, 43200),
+    SettingDefinition("security.step_up_minutes", "security", "Re-authentication lasts (minutes)", int, 5,
+                      "After confirming their password (and code), a user may change their password or two-factor, "
+                      "grant administrative roles or change security settings for this long without being asked again.", 1, 60),
     SettingDefinition("clinical.fhir_page_size", "clinical", "Patients per results page", int, 20,
                       "How many patients one page of search results shows.", 5, 100),
     SettingDefinition("clinical.fhir_connect_timeout_seconds", "clinical", "HAPI FHIR connect timeout (seconds)", float, 3.05,

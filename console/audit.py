@@ -7,15 +7,16 @@ failure to write it surfaces before the caller commits or shows anything.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from flask import g, has_request_context, request
 from flask_login import current_user
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from console.db import db
-from console.db.models import AuditEvent, User
+from console.db.models import AuditEvent, Role, User
 
 OUTCOMES = ("success", "failure", "denied")
 
@@ -68,14 +69,44 @@ def event_values(
         "outcome": outcome,
         "actor_id": actor.id if actor is not None else None,
         "actor_username": actor.username if actor is not None else None,
+        "actor_display_name": display_name(actor),
         "target_type": target_type,
         "target_id": str(target_id) if target_id is not None else None,
+        "target_display_name": (
+            target_display_names(target_type, [str(target_id)]).get(str(target_id))
+            if target_id is not None
+            else None
+        ),
         "patient_id": patient_id,
         "before": before,
         "after": after,
         "details": details,
         "request_id": getattr(g, "request_id", None) if in_request else None,
         "client_address": request.remote_addr if in_request else None,
+    }
+
+
+def display_name(user: User | None) -> str | None:
+    """``Full Name (username)`` (or the username alone) as the audit log shows a user."""
+    if user is None:
+        return None
+    return f"{user.full_name} ({user.username})" if user.full_name else user.username
+
+
+def target_display_names(target_type: str | None, target_ids: Iterable[str]) -> dict[str, str]:
+    """The current names of user and role targets, by target id (one query)."""
+    ids = {int(t) for t in target_ids if t and t.isascii() and t.isdigit() and len(t) < 10}
+    if not ids or target_type not in ("user", "role"):
+        return {}
+    if target_type == "role":
+        rows = db.session.execute(select(Role.id, Role.name).where(Role.id.in_(ids)))
+        return {str(rid): f"role {name}" for rid, name in rows}
+    users = db.session.execute(
+        select(User.id, User.username, User.full_name).where(User.id.in_(ids))
+    )
+    return {
+        str(uid): f"{full_name} ({username})" if full_name else username
+        for uid, username, full_name in users
     }
 
 

@@ -73,6 +73,12 @@ def init_app(app: Flask) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, _refuse_while_database_down)
     app.before_request(_refuse_nul_characters)
 
+    from console.auth.stepup import StepUpRequired, ask_to_confirm
+
+    @app.errorhandler(StepUpRequired)
+    def _step_up(_error: StepUpRequired) -> ResponseReturnValue:
+        return ask_to_confirm()
+
     @app.errorhandler(CSRFError)
     def _csrf(_error: CSRFError) -> ResponseReturnValue:
         return render_error(

@@ -26,6 +26,23 @@ PERMISSIONS: dict[str, str] = {
     "templates.manage": "List and upload openEHR letter templates.",
 }
 
+# Administrative power: a role holding any of these is an administrator's (two-factor by default),
+# and only someone who holds a permission may hand it on.
+ADMIN_PERMISSIONS: frozenset[str] = frozenset(
+    {
+        "users.manage",
+        "roles.manage",
+        "settings.manage",
+        "sessions.manage",
+        "audit.view",
+        "templates.manage",
+    }
+)
+# Clinical access: any holder of ``users.manage`` may grant it (each view stays audited).
+CLINICAL_PERMISSIONS: frozenset[str] = frozenset(
+    {"patients.search", "patients.view", "letters.view"}
+)
+
 SEEDED_ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "System administrator": (
         "Manages users, roles, sessions, settings and templates; sees no patient data.",
@@ -66,6 +83,23 @@ def _unauthenticated() -> Any:
     return redirect(target)
 
 
+def _audit_denied(permission: str) -> None:
+    """Record a refused page or form (route, method and the permission missing) and commit."""
+    from console.audit import record_event
+    from console.db import db
+
+    record_event(
+        "access.denied",
+        outcome="denied",
+        details={
+            "route": request.url_rule.rule if request.url_rule else request.path,
+            "method": request.method,
+            "missing_permission": permission,
+        },
+    )
+    db.session.commit()
+
+
 def require_permission(permission: str) -> Callable[[F], F]:
     """Allow the view only to signed-in users whose roles grant ``permission``."""
     if permission not in PERMISSIONS:
@@ -77,6 +111,7 @@ def require_permission(permission: str) -> Callable[[F], F]:
             if not current_user.is_authenticated:
                 return _unauthenticated()
             if not current_user.has_permission(permission):
+                _audit_denied(permission)
                 abort(403)
             return view(*args, **kwargs)
 

@@ -5,15 +5,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pyotp
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from console.admin.accounts import create_user
+from console.auth import clock as auth_clock
 from console.db import db
 from console.db.models import Role, User
+from console.permissions import ADMIN_PERMISSIONS
 
 DEFAULT_PASSWORD = "correct horse battery staple 42"
+# The authenticator key given to test users whose roles make them administrators (two-factor is
+# required of them by default); ``sign_in`` completes the code step for them.
+ADMIN_TOTP_SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 _CSRF_INPUT = re.compile(
     r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"'
@@ -30,7 +36,11 @@ def make_user(
     full_name: str | None = None,
     **fields: Any,
 ) -> int:
-    """Create a user with the named roles (and any extra model fields); return its id."""
+    """Create a user with the named roles (and any extra model fields); return its id.
+
+    A user whose roles grant an administrative permission gets ``ADMIN_TOTP_SECRET`` as
+    an enrolled authenticator unless the test sets ``totp_enabled`` itself.
+    """
     with app.app_context():
         user = create_user(
             username=username,
@@ -40,6 +50,8 @@ def make_user(
             role_names=list(roles),
             must_change_password=fields.pop("must_change_password", False),
         )
+        if user.permissions & ADMIN_PERMISSIONS and "totp_enabled" not in fields:
+            fields |= {"totp_secret": ADMIN_TOTP_SECRET, "totp_enabled": True}
         for name, value in fields.items():
             setattr(user, name, value)
         db.session.commit()
@@ -70,8 +82,26 @@ def csrf_token(client: FlaskClient, path: str = "/auth/login") -> str:
 
 
 def sign_in(client: FlaskClient, username: str = "alice", password: str = DEFAULT_PASSWORD) -> Any:
-    """Sign in through the real form; return the response."""
+    """Sign in through the real form; return the response. For a user enrolled with
+    ``ADMIN_TOTP_SECRET`` the code step is completed too (its response is returned)."""
     token = csrf_token(client, "/auth/login")
-    return client.post(
+    response = client.post(
         "/auth/login", data={"csrf_token": token, "username": username, "password": password}
     )
+    if response.status_code == 302 and response.headers["Location"] == "/auth/login/code":
+        app = client.application
+        with app.app_context():
+            user = db.session.scalar(select(User).where(User.username == username.lower()))
+            if user is None or user.totp_secret != ADMIN_TOTP_SECRET:
+                return response
+            # Codes are single-use per time step; tests sign the same user in many times.
+            db.session.execute(
+                update(User).where(User.id == user.id).values(totp_last_used_step=None)
+            )
+            db.session.commit()
+        token = csrf_token(client, "/auth/login/code")
+        response = client.post(
+            "/auth/login/code",
+            data={"csrf_token": token, "code": pyotp.TOTP(ADMIN_TOTP_SECRET).at(auth_clock.now())},
+        )
+    return response

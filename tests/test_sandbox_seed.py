@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
+import pyotp
 import pytest
 import requests
 from flask import Flask
@@ -250,6 +251,18 @@ def test_the_quick_start_serves_synthetic_patients_to_the_demo_admin(tmp_path: P
                 "username": username.group(1),
                 "password": password.group(1),
             },
+            timeout=30,
+        )
+        assert signed_in.status_code == 200
+        assert signed_in.url == f"{base}/auth/login/code", "administrators use two-factor"
+        key = re.search(r"^two-factor key: ([A-Z2-7]+)$", printed, re.M)
+        uri = re.search(r"^two-factor URI: (otpauth://\S+)$", printed, re.M)
+        assert key and uri and key.group(1) in uri.group(1), printed
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', signed_in.text)
+        assert token, signed_in.text
+        signed_in = session.post(
+            f"{base}/auth/login/code",
+            data={"csrf_token": token.group(1), "code": pyotp.TOTP(key.group(1)).now()},
             timeout=30,
         )
         assert signed_in.status_code == 200

@@ -2,18 +2,43 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import string
+import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 
 from console.appsettings import get_setting
 from console.audit import record_event
+from console.auth import clock
 from console.auth.password_policy import password_problems
 from console.auth.passwords import hash_password
 from console.db import db
 from console.db.models import Role, User, utcnow
+
+USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]*$"
+MAX_USERNAME_LENGTH = 150
+
+
+def is_username_shaped(text: str) -> bool:
+    """True when ``text`` could be a username (what the create form accepts)."""
+    return 0 < len(text) <= MAX_USERNAME_LENGTH and re.fullmatch(USERNAME_PATTERN, text) is not None
+
+
+# Control and format characters (tabs, line breaks, bidirectional overrides, zero-width
+# spaces) and the line and paragraph separators: never part of a name, and able to disguise one.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+HIDDEN_CHARACTERS_MESSAGE = (
+    "Remove the control or invisible characters (such as tabs, line breaks or "
+    "text-direction marks)."
+)
+
+
+def has_hidden_characters(text: str) -> bool:
+    """True when ``text`` holds a character of Unicode category Cc, Cf, Zl or Zp."""
+    return any(unicodedata.category(ch) in _HIDDEN_CATEGORIES for ch in text)
 
 
 class AccountError(ValueError):
@@ -49,6 +74,8 @@ def create_user(
     username = username.strip().lower()
     if not username or len(username) > 150:
         raise AccountError("Enter a username of 1 to 150 characters.", "username")
+    if has_hidden_characters(full_name):
+        raise AccountError(HIDDEN_CHARACTERS_MESSAGE, "full_name")
     email = normalise_email(email)
     if db.session.scalar(select(func.count()).where(User.username == username)):
         raise AccountError(f"The username {username} is already taken.", "username")
@@ -58,13 +85,15 @@ def create_user(
     unknown = set(role_names) - {r.name for r in roles}
     if unknown:
         raise AccountError(f"Unknown role: {', '.join(sorted(unknown))}.", "roles")
+    now = utcnow()
     user = User(
         username=username,
         email=email,
         full_name=full_name.strip(),
         password_hash=hash_password(password),
-        password_changed_at=utcnow(),
+        password_changed_at=now,
         must_change_password=must_change_password,
+        temporary_password_set_at=clock.now() if must_change_password else None,
         roles=roles,
     )
     db.session.add(user)
@@ -84,10 +113,12 @@ def create_user(
 
 
 def reset_password(user: User, password: str, *, must_change: bool, audit_action: str) -> None:
-    """Set a new password in the current transaction, audited."""
+    """Set a new password in the current transaction, audited; one the user must change is a
+    temporary password, which expires (``security.temporary_password_minutes``)."""
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
     user.must_change_password = must_change
+    user.temporary_password_set_at = clock.now() if must_change else None
     record_event(audit_action, target_type="user", target_id=user.id)
 
 

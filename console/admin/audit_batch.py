@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from console.audit import event_values
+from console.audit import event_values, target_display_names
 from console.db import db
 from console.db.models import AuditEvent, User, utcnow
 
@@ -35,10 +35,19 @@ def record_events(action: str, events: Iterable[dict[str, Any]], actor: User | N
             }
         )
         if len(chunk) >= CHUNK:
-            db.session.execute(insert(AuditEvent), chunk)
-            written += len(chunk)
+            written += _write(chunk)
             chunk = []
     if chunk:
-        db.session.execute(insert(AuditEvent), chunk)
-        written += len(chunk)
+        written += _write(chunk)
     return written
+
+
+def _write(chunk: list[dict[str, Any]]) -> int:
+    """Insert the rows with each target's name as it is now (one lookup per target type)."""
+    for target_type in {row["target_type"] for row in chunk}:
+        rows = [row for row in chunk if row["target_type"] == target_type]
+        names = target_display_names(target_type, [r["target_id"] for r in rows if r["target_id"]])
+        for row in rows:
+            row["target_display_name"] = names.get(row["target_id"])
+    db.session.execute(insert(AuditEvent), chunk)
+    return len(chunk)

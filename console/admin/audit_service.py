@@ -38,6 +38,8 @@ ACTION_LABELS: dict[str, str] = {
     "auth.totp_reset": "Two-factor authentication reset",
     "auth.recovery_code_used": "Recovery code used",
     "auth.recovery_codes_replaced": "Recovery codes replaced",
+    "auth.step_up": "Identity confirmed again (step-up)",
+    "access.denied": "Page or form refused (missing permission)",
     "audit.export": "Audit log exported",
     "letter.list": "Patient's letters listed",
     "letter.view": "Letter read",
@@ -236,13 +238,17 @@ class Names:
         """``Full Name (username)`` of the actor, or "System" when nobody was signed in."""
         if event.actor_id is None:
             return "System"
+        if event.actor_display_name:  # the name at the time of the event
+            return event.actor_display_name
         username, full_name = self.users.get(
             event.actor_id, (event.actor_username or f"user #{event.actor_id}", "")
         )
         return f"{full_name} ({username})" if full_name else username
 
     def target(self, event: AuditEvent) -> str:
-        """The target as a name where one is known."""
+        """The target as a name where one is known (as it was at the time of the event)."""
+        if event.target_display_name:
+            return event.target_display_name
         target = parse_id(event.target_id)
         if event.target_type == "user" and target is not None:
             found = self.users.get(target)

@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from console.admin.accounts import AccountError, create_user, reset_password
+from console.auth import totp
 from console.auth.password_policy import password_problems
 from console.auth.services import find_user
 from console.db import db
@@ -77,6 +78,15 @@ def ensure_demo_admin() -> None:
         )
     else:
         reset_password(user, password, must_change=False, audit_action="user.reset_demo_admin")
+    # Administrators sign in with two-factor by default: enrol a fresh authenticator key too.
+    user = find_user(DEMO_ADMIN_USERNAME)
+    assert user is not None
+    secret = totp.new_secret()
+    user.totp_secret, user.totp_enabled, user.totp_last_used_step = secret, True, None
+    user.must_enrol_totp = False
     db.session.commit()
     click.echo(f"username: {DEMO_ADMIN_USERNAME}")
     click.echo(f"password: {password}")
+    click.echo(f"two-factor key: {secret}")
+    click.echo(f"two-factor URI: {totp.provisioning_uri(secret, DEMO_ADMIN_USERNAME)}")
+    click.echo("  (add the key or URI to an authenticator app; sign-in asks for its code)")

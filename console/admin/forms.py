@@ -23,11 +23,11 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
+from console.admin.accounts import USERNAME_PATTERN
 from console.admin.base import parse_id
 from console.admin.user_listing import UserFilter, parse_filter
 from console.admin.user_service import BulkRequest
 
-USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]*$"
 MAX_BULK_IDS = 1000
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from console.admin.accounts import HIDDEN_CHARACTERS_MESSAGE, has_hidden_characters
 from console.admin.base import (
     AdminActionError,
     EditConflict,
@@ -22,6 +23,7 @@ from console.admin.base import (
     transaction,
 )
 from console.admin.guards import admin_guard
+from console.admin.privileges import check_permission_grant
 from console.audit import changes, record_event
 from console.db import db
 from console.db.models import Role, RolePermission, User, UserRole, utcnow
@@ -84,11 +86,15 @@ def member_count(role_id: int) -> int:
 
 def _clean(name: str, description: str, permissions: Sequence[str]) -> tuple[str, str, list[str]]:
     errors: dict[str, str] = {}
+    if has_hidden_characters(name):
+        errors["name"] = HIDDEN_CHARACTERS_MESSAGE
+    if has_hidden_characters(description.replace("\r\n", "\n").replace("\n", "")):
+        errors["description"] = HIDDEN_CHARACTERS_MESSAGE  # line breaks are fine there
     name = " ".join(name.split())
     if not name:
-        errors["name"] = "Enter a name for the role."
+        errors.setdefault("name", "Enter a name for the role.")
     elif len(name) > 100:
-        errors["name"] = "Enter a name of at most 100 characters."
+        errors.setdefault("name", "Enter a name of at most 100 characters.")
     description = description.strip()
     if len(description) > 500:
         errors["description"] = "Enter a description of at most 500 characters."
@@ -113,6 +119,7 @@ def create_role(name: str, description: str, permissions: Sequence[str]) -> Role
         name, description, permissions = _clean(name, description, permissions)
         if _name_taken(name):
             raise FieldErrors({"name": f"There is already a role called {name}."})
+        check_permission_grant(permissions, action="role.create", target_id=None, role_name=name)
         role = Role(
             name=name,
             description=description,
@@ -151,6 +158,12 @@ def update_role(
         old, new = changes(before, after)
         if not new:
             return {}
+        check_permission_grant(
+            set(permissions) - set(before["permissions"]),
+            action="role.update",
+            target_id=role.id,
+            role_name=before["name"],
+        )
         role.name = name
         role.description = description
         kept = {p.permission: p for p in role.permissions}

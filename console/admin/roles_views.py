@@ -8,7 +8,14 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from console.admin import bp, role_service
-from console.admin.base import ID_ROUTE, AdminActionError, EditConflict, FieldErrors, NotFound
+from console.admin.base import (
+    ID_ROUTE,
+    AdminActionError,
+    EditConflict,
+    FieldErrors,
+    NotFound,
+    error_status,
+)
 from console.admin.forms import ConfirmForm, RoleForm, choices
 from console.admin.guards import LastAdminError
 from console.db.models import Role
@@ -56,6 +63,7 @@ def roles() -> ResponseReturnValue:
 def role_create() -> ResponseReturnValue:
     """Create a role."""
     form = _form()
+    status = 400 if form.is_submitted() else 200
     if form.validate_on_submit():
         try:
             role = role_service.create_role(
@@ -63,10 +71,10 @@ def role_create() -> ResponseReturnValue:
             )
         except FieldErrors as exc:
             _attach(form, exc.errors)
+            status = error_status(exc)
         else:
             flash(f"Created the role {role.name}.", "success")
             return redirect(url_for("admin.roles"))
-    status = 400 if form.is_submitted() else 200
     return render_template(
         "admin/role_form.html", form=form, role=None, permissions=PERMISSIONS
     ), status
@@ -125,7 +133,7 @@ def role_edit(role_id: int) -> ResponseReturnValue:
         )
     except FieldErrors as exc:
         _attach(form, exc.errors)
-        return _edit_page(_load(role_id), form, 400)
+        return _edit_page(_load(role_id), form, error_status(exc))
     except LastAdminError as exc:
         form.form_errors.append(str(exc))
         return _edit_page(_load(role_id), form, 409)

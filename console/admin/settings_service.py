@@ -25,6 +25,7 @@ from console.appsettings import (
     store_setting,
 )
 from console.audit import record_event
+from console.auth.stepup import require_fresh
 from console.db import db
 from console.db.models import AppSetting, User
 
@@ -178,13 +179,19 @@ def save_settings(submitted: Mapping[str, str], actor_id: int | None) -> list[st
         changed = [key for key, value in parsed.items() if value != current[key]]
         for key in changed:
             original_text = submitted.get(ORIGINAL_PREFIX + key)
-            if original_text is None or key in errors:
+            if key in errors:
+                continue
+            if original_text is None:  # the value the page showed is mandatory
+                errors[key] = (
+                    "This change did not say what value the page showed, so it could undo "
+                    "someone else's. Reload the page and save again."
+                )
                 continue
             try:
-                original = CATALOGUE[key].parse(original_text)
+                stale = CATALOGUE[key].parse(original_text) != current[key]
             except ValueError:
-                continue
-            if original != current[key]:
+                stale = True
+            if stale:
                 errors[key] = (
                     "Someone else changed this to "
                     f"“{to_text(CATALOGUE[key], current[key])}” after you opened the page. "
@@ -192,6 +199,8 @@ def save_settings(submitted: Mapping[str, str], actor_id: int | None) -> list[st
                 )
         if errors:
             raise FieldErrors(errors)
+        if any(CATALOGUE[key].area == "security" for key in changed):
+            require_fresh()
         for key in changed:
             definition = CATALOGUE[key]
             if parsed[key] == definition.default:
@@ -219,6 +228,8 @@ def revert_to_default(key: str) -> bool:
         row = db.session.get(AppSetting, key)
         if row is None:
             return False
+        if definition.area == "security":
+            require_fresh()
         before = json.loads(row.value)
         problem = _order_problems(current_values(), {key: definition.default}, {})
         if problem:

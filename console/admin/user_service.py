@@ -7,12 +7,17 @@ error raised for the page to show).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
+from itsdangerous import BadSignature, Signer
 from sqlalchemy import (
     ColumnElement,
     and_,
@@ -28,8 +33,10 @@ from sqlalchemy import (
 from sqlalchemy.orm.exc import StaleDataError
 
 from console.admin.accounts import (
+    HIDDEN_CHARACTERS_MESSAGE,
     AccountError,
     create_user,
+    has_hidden_characters,
     normalise_email,
     reset_password,
     temporary_password,
@@ -43,6 +50,7 @@ from console.admin.base import (
     transaction,
 )
 from console.admin.guards import admin_guard
+from console.admin.privileges import check_not_own_roles, check_role_assignment
 from console.admin.user_listing import UserFilter, filter_conditions
 from console.audit import changes, record_event
 from console.auth.password_policy import password_problems
@@ -126,6 +134,7 @@ def create_account(
     """Create a user who must change the password at first sign-in; ``password=None`` generates one."""
     with transaction():
         roles = _roles_by_id(role_ids)
+        check_role_assignment(roles, action="user.create", target_id=None)
         generated = None
         if password is None:
             generated = password = temporary_password(username.strip().lower(), email)
@@ -180,6 +189,8 @@ def update_account(
         user = get_user(user_id)
         if user.version != expected_version and (not original or snapshot(user) != original):
             raise EditConflict()
+        if has_hidden_characters(full_name):
+            raise FieldErrors({"full_name": HIDDEN_CHARACTERS_MESSAGE})
         try:
             email = normalise_email(email)
         except AccountError as exc:
@@ -202,6 +213,14 @@ def update_account(
         old, new = changes(before, after)
         if not new:
             return UpdateResult()
+        if "roles" in new:
+            check_not_own_roles([user.id], action="user.update")
+            held = {role.id for role in user.roles}
+            check_role_assignment(
+                [role for role in roles if role.id not in held],
+                action="user.update",
+                target_id=user.id,
+            )
         user.full_name = after["full_name"]
         user.email = email
         user.roles = sorted(roles, key=lambda role: role.name)
@@ -367,17 +386,39 @@ class BulkRequest:
 
 @dataclass
 class BulkPreview:
-    """What a bulk action would do: how many users match and how many would change."""
+    """What a bulk action would do: how many users match and how many would change, and the
+    signed confirmation of exactly that set of users."""
 
     request: BulkRequest
     action: Action
     matching: int
     changing: int
     role_name: str | None
+    confirmation: str = ""
+
+
+def _signer() -> Signer:
+    return Signer(current_app.secret_key, salt="bulk-confirmation")  # type: ignore[arg-type]
+
+
+def _digest(request: BulkRequest, ids: Sequence[int]) -> str:
+    """A digest of the action, its scope and filter, and the exact users it would change."""
+    text = json.dumps([repr(request), list(ids)], separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _confirmed(request: BulkRequest, ids: Sequence[int], confirmation: str) -> bool:
+    """True when ``confirmation`` was signed by this console for exactly these users."""
+    try:
+        digest = _signer().unsign(confirmation.encode("ascii", "replace")).decode()
+    except BadSignature:
+        return False
+    return hmac.compare_digest(digest, _digest(request, ids))
 
 
 class StaleSelection(AdminActionError):
-    """The users the confirmation counted are no longer the users that would change."""
+    """The users the confirmation showed are no longer the users that would change (or there
+    was no valid confirmation at all)."""
 
     def __init__(self, preview: BulkPreview) -> None:
         super().__init__(
@@ -437,13 +478,27 @@ def preview_bulk(request: BulkRequest, now: datetime | None = None) -> BulkPrevi
     action, role = _validate(request)
     scope = _scope_conditions(request, now)
     matching = db.session.scalar(select(func.count()).select_from(User).where(*scope)) or 0
-    changing = (
-        db.session.scalar(
-            select(func.count()).select_from(User).where(*scope, _change_condition(action, role))
-        )
-        or 0
+    ids = _changing_ids(request, action, role, now)
+    return BulkPreview(
+        request,
+        action,
+        matching,
+        len(ids),
+        role.name if role else None,
+        confirmation=_signer().sign(_digest(request, ids)).decode(),
     )
-    return BulkPreview(request, action, matching, changing, role.name if role else None)
+
+
+def _changing_ids(
+    request: BulkRequest, action: Action, role: Role | None, now: datetime
+) -> list[int]:
+    return list(
+        db.session.scalars(
+            select(User.id)
+            .where(*_scope_conditions(request, now), _change_condition(action, role))
+            .order_by(User.id)
+        )
+    )
 
 
 def _roles_of(user_ids: Sequence[int]) -> dict[int, list[str]]:
@@ -534,27 +589,31 @@ def _apply(
 
 
 def apply_bulk(
-    request: BulkRequest, *, expected_changes: int | None = None, now: datetime | None = None
+    request: BulkRequest, *, confirmation: str, now: datetime | None = None
 ) -> BulkPreview:
     """Apply a bulk action in one transaction, one audit event per changed user.
 
-    ``expected_changes`` is the number the confirmation showed; when the users that would
-    change are no longer that many, nothing is done and ``StaleSelection`` is raised.
+    ``confirmation`` is the signed token of the confirmation the administrator saw; unless the
+    users that would change now are exactly the ones it was signed for, nothing is done and
+    ``StaleSelection`` (carrying a fresh confirmation) is raised.
     """
     now = now or utcnow()
     with transaction():
         action, role = _validate(request)
         guard = admin_guard() if action.guarded else None
         preview = preview_bulk(request, now)
-        if expected_changes is not None and preview.changing != expected_changes:
-            raise StaleSelection(preview)
-        ids = list(
-            db.session.scalars(
-                select(User.id)
-                .where(*_scope_conditions(request, now), _change_condition(action, role))
-                .order_by(User.id)
+        ids = _changing_ids(request, action, role, now)
+        if action.needs_role:
+            check_not_own_roles(ids, action=action.audit_action, field="role_id")
+        if action.key == "assign_role":
+            check_role_assignment(
+                [role],  # type: ignore[list-item]
+                action=action.audit_action,
+                target_id=None,
+                field="role_id",
             )
-        )
+        if not _confirmed(request, ids, confirmation):
+            raise StaleSelection(preview)
         batch = uuid.uuid4().hex
         shared = {"bulk": batch, "scope": request.scope, "matching": preview.matching}
         if request.scope == "filter":

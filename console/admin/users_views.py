@@ -13,12 +13,13 @@ from wtforms import SelectChoice
 from console.admin import bp, user_listing, user_service
 from console.admin.base import (
     ID_ROUTE,
-    MAX_ID,
     AdminActionError,
+    Clash,
     EditConflict,
     FieldErrors,
     NotFound,
-    parse_int,
+    Refused,
+    error_status,
 )
 from console.admin.csv_export import stream_csv
 from console.admin.forms import (
@@ -231,9 +232,8 @@ def users_bulk_confirm() -> ResponseReturnValue:
 def users_bulk() -> ResponseReturnValue:
     """Apply a confirmed bulk action in one transaction."""
     bulk = parse_bulk(request.form)
-    expected = request.form.get("expected", "")
     try:
-        result = user_service.apply_bulk(bulk, expected_changes=parse_int(expected, 0, MAX_ID))
+        result = user_service.apply_bulk(bulk, confirmation=request.form.get("confirmation", ""))
     except user_service.StaleSelection as exc:
         if is_htmx():
             body = render_template(
@@ -243,6 +243,8 @@ def users_bulk() -> ResponseReturnValue:
         return render_template(
             "admin/users_bulk_confirm.html", stale=str(exc), **_bulk_context(exc.preview)
         ), 409
+    except (Refused, Clash) as exc:
+        return _bulk_error(str(exc), exc.errors, error_status(exc))
     except FieldErrors as exc:
         return _bulk_error("Choose what to do and with which users.", exc.errors, 400)
     except LastAdminError as exc:
@@ -292,6 +294,7 @@ def user_create() -> ResponseReturnValue:
     """Create a user; a generated temporary password is shown once."""
     form = UserCreateForm()
     form.roles.choices = _role_choices()
+    status = 400 if form.is_submitted() else 200
     if form.validate_on_submit():
         try:
             created = user_service.create_account(
@@ -303,6 +306,7 @@ def user_create() -> ResponseReturnValue:
             )
         except FieldErrors as exc:
             _attach_errors(form, exc.errors)
+            status = error_status(exc)
         else:
             if created.generated_password is None:
                 flash(
@@ -317,7 +321,6 @@ def user_create() -> ResponseReturnValue:
                 password=created.generated_password,
                 user_id=created.user_id,
             )
-    status = 400 if form.is_submitted() else 200
     return render_template("admin/user_create.html", form=form), status
 
 
@@ -442,7 +445,7 @@ def user_update(user_id: int) -> ResponseReturnValue:
         )
     except FieldErrors as exc:
         _attach_errors(form, exc.errors)
-        return _detail(_load(user_id), form, 400)
+        return _detail(_load(user_id), form, error_status(exc))
     except LastAdminError as exc:
         form.form_errors.append(str(exc))
         return _detail(_load(user_id), form, 409)

@@ -73,3 +73,18 @@ class CodeForm(FlaskForm):
         ],
         render_kw={**_CODE_ATTRIBUTES, "inputmode": "numeric"},
     )
+
+
+class StepUpForm(FlaskForm):
+    """The current password, and a code when two-factor is on (checked by the route)."""
+
+    password = PasswordField(
+        "Your password",
+        validators=[DataRequired(message="Enter your password."), Length(max=1024)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    code = StringField(
+        "Code from your authenticator app, or a recovery code",
+        validators=[Length(max=64, message="Enter the 6-digit code or a recovery code.")],
+        render_kw=_CODE_ATTRIBUTES,
+    )

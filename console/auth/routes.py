@@ -20,8 +20,14 @@ from flask_login import current_user
 from console import limiter
 from console.appsettings import get_setting
 from console.audit import record_event
-from console.auth import services, sessions, totp
-from console.auth.forms import ChangePasswordForm, CodeForm, LoginForm, SecondFactorForm
+from console.auth import services, sessions, stepup, totp
+from console.auth.forms import (
+    ChangePasswordForm,
+    CodeForm,
+    LoginForm,
+    SecondFactorForm,
+    StepUpForm,
+)
 from console.auth.redirects import safe_next_path
 from console.auth.required_actions import ACTION_ENDPOINTS, pending_action
 from console.db import db
@@ -36,7 +42,9 @@ def _sign_in_rate_limit() -> str:
     return current_app.config["AUTH_RATE_LIMIT"]
 
 
-def _status(form: LoginForm | SecondFactorForm | ChangePasswordForm | CodeForm, ok: bool) -> int:
+def _status(
+    form: LoginForm | SecondFactorForm | ChangePasswordForm | CodeForm | StepUpForm, ok: bool
+) -> int:
     return 200 if ok or not form.is_submitted() else 400
 
 
@@ -57,14 +65,20 @@ def login() -> ResponseReturnValue:
         return redirect(next_path)
     form = LoginForm()
     if form.validate_on_submit():
-        user = services.authenticate(form.username.data or "", form.password.data or "")
+        try:
+            user = services.authenticate(form.username.data or "", form.password.data or "")
+        except services.TemporaryPasswordExpired as exc:
+            form.form_errors.append(exc.message)
+            user = None
+        else:
+            if user is None:
+                form.form_errors.append(services.INVALID_CREDENTIALS)
         if user is not None:
             if services.needs_second_factor(user):
                 services.begin_second_factor(user, next_path)
                 return redirect(url_for("auth.login_code"))
             services.complete_sign_in(user, "password")
             return _after_sign_in(next_path)
-        form.form_errors.append(services.INVALID_CREDENTIALS)
     ok = not form.errors and not form.form_errors
     return render_template("auth/login.html", form=form, next_path=next_path), _status(form, ok)
 
@@ -170,12 +184,36 @@ def end_other_sessions() -> ResponseReturnValue:
     return redirect(url_for("auth.account"))
 
 
+@bp.route("/confirm", methods=["GET", "POST"])
+@login_required_only
+@limiter.limit(_sign_in_rate_limit, methods=["POST"])
+def step_up() -> ResponseReturnValue:
+    """Confirm it is you (password, and a code when two-factor is on), then go back."""
+    user = current_user._get_current_object()
+    next_path = safe_next_path(request.args.get("next"), url_for("auth.account"))
+    form = StepUpForm()
+    if form.validate_on_submit():
+        if stepup.confirm(user, form.password.data or "", form.code.data or ""):
+            return redirect(next_path)
+        form.form_errors.append(stepup.WRONG)
+    ok = not form.errors and not form.form_errors
+    return render_template(
+        "auth/step_up.html",
+        form=form,
+        next_path=next_path,
+        totp=user.totp_enabled,
+        minutes=get_setting("security.step_up_minutes"),
+    ), _status(form, ok)
+
+
 @bp.route("/password", methods=["GET", "POST"])
 @login_required_only
 def change_password() -> ResponseReturnValue:
     """Change the signed-in user's password (required right after sign-in when so marked)."""
     user = current_user._get_current_object()
     forced = user.must_change_password
+    if not forced and not stepup.is_fresh():
+        return stepup.ask_to_confirm()
     next_path = safe_next_path(
         request.args.get("next"), url_for("home.dashboard" if forced else "auth.account")
     )
@@ -210,6 +248,8 @@ def change_password() -> ResponseReturnValue:
 def totp_enrol() -> ResponseReturnValue:
     """Set up (or move) two-factor: scan the QR code, then prove it with a code."""
     user = current_user._get_current_object()
+    if user.totp_enabled and not stepup.is_fresh():
+        return stepup.ask_to_confirm()
     secret = session.get(ENROL_SECRET_KEY)
     if not isinstance(secret, str) or not secret:
         secret = totp.new_secret()
@@ -256,6 +296,8 @@ def recovery_codes() -> ResponseReturnValue:
     user = current_user._get_current_object()
     if not user.totp_enabled:
         abort(404)
+    if not stepup.is_fresh():
+        return stepup.ask_to_confirm()
     form = CodeForm()
     codes = (
         services.regenerate_recovery_codes(user, form.code.data or "")

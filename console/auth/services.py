@@ -13,21 +13,21 @@ from flask import session
 from flask_login import login_user, logout_user
 from sqlalchemy import select
 
+from console.admin.accounts import is_username_shaped
 from console.appsettings import get_setting
 from console.audit import record_event
-from console.auth import clock, lockout, sessions, totp
+from console.auth import clock, lockout, sessions, stepup, totp
 from console.auth.password_policy import password_problems
 from console.auth.passwords import hash_password, needs_rehash, verify_password
 from console.db import db
 from console.db.models import User
+from console.permissions import ADMIN_PERMISSIONS
 
 INVALID_CREDENTIALS = "The username or password is not right."
 INVALID_CODE = "The code is not right. Enter the current code from your authenticator app."
+UNKNOWN_ACCOUNT = "unknown account"
 PENDING_KEY = "_pending_sign_in"
 PENDING_LIFETIME = timedelta(minutes=5)
-ADMIN_PERMISSIONS = frozenset(
-    {"users.manage", "roles.manage", "sessions.manage", "settings.manage"}
-)
 
 
 def find_user(username: str) -> User | None:
@@ -39,12 +39,16 @@ def _fail(user: User | None, username: str, reason: str, *, count: bool) -> None
     """Record a failed attempt (and count it towards lockout); commits."""
     if user is not None and count:
         lockout.register_failure(user, reason)
+    typed = username.strip().lower()
+    # A password typed into the username box must not become readable to auditors: an unknown
+    # name is recorded only when it is shaped like a username.
+    shown = typed if user is not None or is_username_shaped(typed) else UNKNOWN_ACCOUNT
     record_event(
         "auth.sign_in",
         outcome="failure",
         target_type="user",
         target_id=user.id if user else None,
-        details={"username": username.strip().lower()[:150], "reason": reason},
+        details={"username": shown, "reason": reason},
     )
     db.session.commit()
 
@@ -71,10 +75,28 @@ def authenticate(username: str, password: str) -> User | None:
     if not user.active:
         _fail(user, username, "disabled", count=False)
         return None
+    if temporary_password_expired(user):
+        _fail(user, username, "temporary password expired", count=False)
+        raise TemporaryPasswordExpired()
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         db.session.commit()
     return user
+
+
+class TemporaryPasswordExpired(Exception):
+    """The right temporary password, but past its time: the user needs a new one."""
+
+    message = "Your temporary password has expired. Ask an administrator to set a new one for you."
+
+
+def temporary_password_expired(user: User) -> bool:
+    """True when the user's password is an administrator's temporary one past its time."""
+    set_at = user.temporary_password_set_at
+    if set_at is None or not user.must_change_password:
+        return False
+    lifetime = timedelta(minutes=int(get_setting("security.temporary_password_minutes")))
+    return clock.now() - set_at >= lifetime
 
 
 def needs_second_factor(user: User) -> bool:
@@ -150,6 +172,7 @@ def complete_sign_in(user: User, method: str) -> None:
     sessions.start_signed_in_session(user)
     login_user(user)
     sessions.mark_credentials(user)
+    stepup.mark_confirmed()  # a sign-in a moment ago counts as a confirmation
 
 
 def sign_out(user: User) -> None:
@@ -217,6 +240,7 @@ def change_password(
     user.password_hash = hash_password(new_password)
     user.password_changed_at = clock.now()
     user.must_change_password = False
+    user.temporary_password_set_at = None
     ended = sessions.end_user_sessions(user.id, keep_session_id=sessions.current_session_id())
     record_event(
         "auth.password_change",

@@ -1,5 +1,10 @@
 """Server-side sessions: an opaque random token in the cookie, a row in ``user_sessions``.
 
+A row is written only once someone signs in. Before that (the sign-in form's CSRF token, the
+pending code step, flashed messages) the session lives in a separate signed cookie
+(``quill_pre_session``, HttpOnly, 12 hours at most), so anonymous visits cost no database
+write and cannot grow the table; sign-in drops that cookie and starts a row with a new token.
+
 Why a ``SessionInterface`` of our own rather than Flask-Session's SQLAlchemy backend:
 Flask-Session keys its rows by the cookie value itself, so anyone who can read the table holds
 live cookies, and it knows nothing of users, so "end every session of this user", a list of a
@@ -38,6 +43,7 @@ from typing import Any
 
 from flask import Flask, Request, g, request, session
 from flask.sessions import SecureCookieSession, SessionInterface, session_json_serializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import Text, bindparam, cast, delete, select, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import joinedload
@@ -52,6 +58,11 @@ from console.errors import is_outage
 
 COOKIE_NAME = "quill_session"
 SECURE_COOKIE_NAME = "__Host-quill_session"
+# Before sign-in (the sign-in form's CSRF token, the pending code step, flashed messages) the
+# session lives in a signed cookie of its own: anonymous visits write nothing to the database.
+ANONYMOUS_COOKIE_NAME = "quill_pre_session"
+SECURE_ANONYMOUS_COOKIE_NAME = "__Host-quill_pre_session"
+ANONYMOUS_MAX_AGE = timedelta(hours=12)
 TOUCH_INTERVAL = timedelta(seconds=60)
 PURGE_INTERVAL = timedelta(minutes=5)
 PURGE_BATCH = 500
@@ -193,6 +204,32 @@ class ServerSessionInterface(SessionInterface):
         """Always ``/``."""
         return "/"
 
+    def anonymous_cookie_name(self, app: Flask) -> str:
+        """The signed cookie that holds a session before sign-in."""
+        secure = self.get_cookie_secure(app)
+        return SECURE_ANONYMOUS_COOKIE_NAME if secure else ANONYMOUS_COOKIE_NAME
+
+    def _anonymous_signer(self, app: Flask) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(
+            app.secret_key,  # type: ignore[arg-type]
+            salt="quill-anonymous-session",
+            serializer=self.serializer,
+            signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha256},
+        )
+
+    def _anonymous_data(self, app: Flask, request: Request) -> dict[str, Any]:
+        """What the signed pre-sign-in cookie holds (nothing when absent, forged or old)."""
+        value = request.cookies.get(self.anonymous_cookie_name(app))
+        if not value:
+            return {}
+        try:
+            data = self._anonymous_signer(app).loads(
+                value, max_age=int(ANONYMOUS_MAX_AGE.total_seconds())
+            )
+        except BadSignature:
+            return {}
+        return data if isinstance(data, dict) and USER_KEY not in data else {}
+
     def open_session(self, app: Flask, request: Request) -> ServerSession:
         """The session named by the cookie, or a new empty one (expired rows are removed)."""
         static = app.static_url_path
@@ -200,11 +237,11 @@ class ServerSessionInterface(SessionInterface):
             return ServerSession(skip=True)
         token = request.cookies.get(self.get_cookie_name(app))
         if not token:
-            return ServerSession()
+            return ServerSession(self._anonymous_data(app, request))
         if not _TOKEN_PATTERN.fullmatch(token):
-            return ServerSession(had_cookie=True)
+            return ServerSession(self._anonymous_data(app, request), had_cookie=True)
         try:
-            return self._load(token)
+            return self._load(token, self._anonymous_data(app, request))
         except SQLAlchemyError as exc:
             db.session.rollback()
             app.logger.exception("could not read the session; treating the request as anonymous")
@@ -212,15 +249,15 @@ class ServerSessionInterface(SessionInterface):
                 g.auth_database_error = exc  # answered with the database-down page
             return ServerSession(skip=True)
 
-    def _load(self, token: str) -> ServerSession:
+    def _load(self, token: str, anonymous: dict[str, Any]) -> ServerSession:
         sid = hash_token(token)
         row = db.session.execute(_SESSION_WITH_USER, {"sid": sid}).unique().first()
         if row is None:
-            return ServerSession(had_cookie=True)
+            return ServerSession(anonymous, had_cookie=True)
         now = clock.now()
         reason = Timeouts.from_settings().expiry_reason(row.created_at, row.last_seen_at, now)
         if reason:
-            fresh = ServerSession(had_cookie=True)
+            fresh = ServerSession(anonymous, had_cookie=True)
             fresh.endings.append(Ending(sid, row.user_id, "auth.session_expired", reason))
             if row.user_id is not None:
                 fresh[FLASHES_KEY] = [("info", EXPIRY_MESSAGES[reason])]
@@ -257,18 +294,15 @@ class ServerSessionInterface(SessionInterface):
             db.session.execute(delete(UserSession).where(UserSession.id == session.sid))
             session.sid = None
         if session.sid is None:
-            if not session:
+            if _user_id_of(session) is None:  # not signed in: no row, the signed cookie
                 if session.had_cookie:
-                    response.delete_cookie(
-                        name,
-                        path="/",
-                        secure=self.get_cookie_secure(app),
-                        httponly=True,
-                        samesite=self.get_cookie_samesite(app),
-                    )
+                    self._delete_cookie(app, response, name)
+                self._save_anonymous(app, session, response)
                 db.session.commit()
                 return
             self._insert(app, session, response, now)
+            if request.cookies.get(self.anonymous_cookie_name(app)):
+                self._delete_cookie(app, response, self.anonymous_cookie_name(app))
             return
         timeouts = Timeouts.from_settings()
         created_at = session.created_at or now
@@ -306,6 +340,33 @@ class ServerSessionInterface(SessionInterface):
                 )
             )
         db.session.commit()
+
+    def _delete_cookie(self, app: Flask, response: Response, name: str) -> None:
+        response.delete_cookie(
+            name,
+            path="/",
+            secure=self.get_cookie_secure(app),
+            httponly=True,
+            samesite=self.get_cookie_samesite(app),
+        )
+
+    def _save_anonymous(self, app: Flask, session: ServerSession, response: Response) -> None:
+        """Keep a session without a user in the signed cookie (or drop the cookie when empty)."""
+        name = self.anonymous_cookie_name(app)
+        if not session:
+            if request.cookies.get(name):
+                self._delete_cookie(app, response, name)
+            return
+        if not session.modified and request.cookies.get(name):
+            return
+        response.set_cookie(
+            name,
+            self._anonymous_signer(app).dumps(dict(session)),
+            path="/",
+            secure=self.get_cookie_secure(app),
+            httponly=True,
+            samesite=self.get_cookie_samesite(app),
+        )
 
     def _insert(
         self, app: Flask, session: ServerSession, response: Response, now: datetime

@@ -88,6 +88,8 @@ class User(AuthBase):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     must_enrol_totp: Mapped[bool] = mapped_column(Boolean, default=False)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set while the password is a temporary one an administrator gave out (it then expires).
+    temporary_password_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -243,6 +245,10 @@ class AuditEvent(AuthBase):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     actor_username: Mapped[str | None] = mapped_column(String(150))
+    # Names at the time of the event ("Full Name (username)"), so renaming an account does not
+    # relabel its history; the ids stay the keys.
+    actor_display_name: Mapped[str | None] = mapped_column(String(400))
+    target_display_name: Mapped[str | None] = mapped_column(String(400))
     action: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16), default="success")
     target_type: Mapped[str | None] = mapped_column(String(32))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -120,6 +121,13 @@ class Admin:
     def get(self, path: str, htmx: bool = False, **kwargs: Any) -> Any:
         headers = {"HX-Request": "true"} if htmx else {}
         return self.client.get(path, headers=headers, **kwargs)
+
+    def confirmed(self, form: dict[str, Any]) -> dict[str, Any]:
+        """The bulk form with the signed confirmation the confirmation dialog carries."""
+        html = self.post("/admin/users/bulk/confirm", form).get_data(as_text=True)
+        match = re.search(r'name="confirmation" value="([^"]+)"', html)
+        assert match, html
+        return form | {"confirmation": match.group(1)}
 
     def post(self, path: str, data: dict[str, Any] | None = None, htmx: bool = False) -> Any:
         payload = {"csrf_token": self.token()} | (data or {})

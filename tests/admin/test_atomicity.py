@@ -60,7 +60,7 @@ def test_a_bulk_action_whose_audit_events_fail_changes_no_user(
     with pytest.raises(AuditStoreDown):
         admin.post(
             "/admin/users/bulk",
-            {"action": "disable", "scope": "filter", "q": "bulk", "expected": "3"},
+            admin.confirmed({"action": "disable", "scope": "filter", "q": "bulk"}),
         )
     assert all(get_user(app, user_id).active for user_id in ids)
     assert [_sessions_of(app, user_id) for user_id in ids] == [1, 1, 1]

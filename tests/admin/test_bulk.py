@@ -46,7 +46,7 @@ def _bulk_over_filter(app: Flask, admin: Admin) -> None:
     assert "1 of them is already as asked and will not change." in html
     assert "Disable 4 users" in html
 
-    done = admin.post("/admin/users/bulk", form | {"expected": "4"}, htmx=True)
+    done = admin.post("/admin/users/bulk", admin.confirmed(form), htmx=True)
     assert done.status_code == 200
     assert "Disabled 4 users." in done.get_data(as_text=True)
     after = states(app)
@@ -79,7 +79,9 @@ def test_bulk_action_on_selected_rows_only(app: Flask, admin: Admin) -> None:
     response = admin.client.post(
         "/admin/users/bulk",
         data={"csrf_token": admin.token(), "action": "require_password_change",
-              "scope": "selected", "ids": [str(ids[1]), str(ids[3])], "expected": "2"},
+              "scope": "selected", "ids": [str(ids[1]), str(ids[3])],
+              "confirmation": admin.confirmed({"action": "require_password_change",
+                  "scope": "selected", "ids": [str(ids[1]), str(ids[3])]})["confirmation"]},
     )  # fmt: skip
     assert response.status_code == 302  # without htmx: back to the list with a message
     after = states(app)
@@ -101,7 +103,7 @@ def test_assign_and_remove_a_role_in_bulk(app: Flask, admin: Admin) -> None:
     confirm = admin.post("/admin/users/bulk/confirm", form).get_data(as_text=True)
     assert "<html" in confirm  # without htmx, a confirmation page
     assert "Assign the role “Auditor” to 2 users" in confirm
-    assert admin.post("/admin/users/bulk", form | {"expected": "2"}).status_code == 302
+    assert admin.post("/admin/users/bulk", admin.confirmed(form)).status_code == 302
     assert {n: s[2] for n, s in states(app).items() if n.startswith("ra")} == {
         name: ["Auditor", "Clinician"] for name in ("ra1", "ra2", "ra3")
     }
@@ -110,7 +112,7 @@ def test_assign_and_remove_a_role_in_bulk(app: Flask, admin: Admin) -> None:
     assert event.after == {"roles": ["Auditor", "Clinician"]}
 
     remove = {"action": "remove_role", "role_id": "2", "scope": "filter", "q": "ra"}
-    assert admin.post("/admin/users/bulk", remove | {"expected": "3"}).status_code == 302
+    assert admin.post("/admin/users/bulk", admin.confirmed(remove)).status_code == 302
     assert all(s[2] == ["Auditor"] for n, s in states(app).items() if n.startswith("ra"))
     assert len(audit_rows(app, "user.role_remove")) == 3
 
@@ -125,7 +127,7 @@ def test_bulk_unlock_clears_lock_state(app: Flask, admin: Admin) -> None:
     )  # fmt: skip
     form = {"action": "unlock", "scope": "filter", "q": "lk"}
     assert "Unlock 1 user" in admin.post("/admin/users/bulk/confirm", form).get_data(as_text=True)
-    admin.post("/admin/users/bulk", form | {"expected": "1"})
+    admin.post("/admin/users/bulk", admin.confirmed(form))
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == "lk1"))
         assert (user.locked_until, user.failed_login_count, user.last_failed_login_at) == (
@@ -140,8 +142,8 @@ def test_bulk_disable_ends_the_users_sessions(app: Flask, admin: Admin) -> None:
     ids = insert_users(app, [{"username": "sess1"}, {"username": "sess2"}])
     add_session(app, ids[0])
     kept = add_session(app, ids[1])
-    admin.post("/admin/users/bulk", {"action": "disable", "scope": "selected",
-                                     "ids": str(ids[0]), "expected": "1"})  # fmt: skip
+    admin.post("/admin/users/bulk", admin.confirmed({"action": "disable", "scope": "selected",
+                                     "ids": str(ids[0])}))  # fmt: skip
     with app.app_context():
         assert [s.id for s in db.session.scalars(select(UserSession).where(
             UserSession.user_id.in_(ids)))] == [kept]  # fmt: skip
@@ -150,10 +152,10 @@ def test_bulk_disable_ends_the_users_sessions(app: Flask, admin: Admin) -> None:
 def test_a_changed_selection_since_confirmation_changes_nothing(app: Flask, admin: Admin) -> None:
     insert_users(app, [{"username": "st1"}, {"username": "st2"}])
     form = {"action": "disable", "scope": "filter", "q": "st"}
-    assert "Disable 2 users" in admin.post("/admin/users/bulk/confirm", form).get_data(as_text=True)
+    confirmed = admin.confirmed(form)
     insert_users(app, [{"username": "st3"}])  # someone adds a matching user meanwhile
     before = states(app)
-    response = admin.post("/admin/users/bulk", form | {"expected": "2"}, htmx=True)
+    response = admin.post("/admin/users/bulk", confirmed, htmx=True)
     html = response.get_data(as_text=True)
     assert response.status_code == 409
     assert response.headers["HX-Retarget"] == "#bulk-dialog-slot"
@@ -169,17 +171,19 @@ def _last_admin_bulk(app: Flask, admin: Admin) -> None:
     before = states(app)
     # Disabling every administrator (the only active one is root) is refused as a whole.
     form = {"action": "disable", "scope": "filter", "role": "1"}
-    response = admin.post("/admin/users/bulk", form | {"expected": "1"})
+    response = admin.post("/admin/users/bulk", admin.confirmed(form))
     assert response.status_code == 409
     assert "no active user who can manage users" in response.get_data(as_text=True)
-    # So is removing the administrator role from everyone who has it.
+    # Removing the administrator role from everyone who has it includes oneself: refused too.
     remove = {"action": "remove_role", "role_id": "1", "scope": "selected",
-              "ids": [str(admin.user_id), str(other)], "expected": "2"}  # fmt: skip
+              "ids": [str(admin.user_id), str(other)]}  # fmt: skip
     response = admin.post("/admin/users/bulk", remove, htmx=True)
-    assert response.status_code == 409
+    assert response.status_code == 403
+    assert "You cannot change your own roles" in response.get_data(as_text=True)
     assert response.headers["HX-Retarget"] == "#bulk-dialog-slot"
     assert states(app) == before
-    assert audit_rows(app, "user.disable") == audit_rows(app, "user.role_remove") == []
+    assert audit_rows(app, "user.disable") == []
+    assert [e.outcome for e in audit_rows(app, "user.role_remove")] == ["denied"]
 
 
 def test_bulk_actions_cannot_remove_the_last_administrator(
@@ -192,7 +196,7 @@ def test_bulk_actions_cannot_remove_the_last_administrator(
 def test_bulk_disable_of_all_but_one_administrator_is_allowed(app: Flask, admin: Admin) -> None:
     insert_users(app, [{"username": f"adm{i}"} for i in range(3)], roles=("System administrator",))
     form = {"action": "disable", "scope": "filter", "q": "adm"}
-    assert admin.post("/admin/users/bulk", form | {"expected": "3"}).status_code == 302
+    assert admin.post("/admin/users/bulk", admin.confirmed(form)).status_code == 302
     assert len(audit_rows(app, "user.disable")) == 3
 
 
@@ -227,9 +231,9 @@ def test_the_confirmation_keeps_the_view_and_the_result_refreshes_it(
     insert_users(app, [{"username": "vw1"}, {"username": "vw2"}])
     form = {"action": "disable", "scope": "filter", "q": "vw", "sort": "username", "dir": "desc"}
     dialog = admin.post("/admin/users/bulk/confirm", form, htmx=True).get_data(as_text=True)
-    for hidden in ('name="q" value="vw"', 'name="dir" value="desc"', 'name="expected" value="2"'):
+    for hidden in ('name="q" value="vw"', 'name="dir" value="desc"', 'name="confirmation" value="'):
         assert hidden in dialog
-    done = admin.post("/admin/users/bulk", form | {"expected": "2"}, htmx=True)
+    done = admin.post("/admin/users/bulk", admin.confirmed(form), htmx=True)
     html = done.get_data(as_text=True)
     assert re.findall(r'href="/admin/users/\d+">(vw\d)<', html) == ["vw2", "vw1"]
     assert 'id="admin-message" hx-swap-oob="innerHTML">Disabled 2 users.' in html
@@ -242,3 +246,38 @@ def test_roles_in_bulk_forms_must_exist(app: Flask, admin: Admin) -> None:
     response = admin.post("/admin/users/bulk/confirm",
                           {"action": "assign_role", "role_id": "99", "scope": "filter"})  # fmt: skip
     assert response.status_code == 400
+
+
+def test_a_bulk_change_without_a_valid_confirmation_changes_nothing(
+    app: Flask, admin: Admin
+) -> None:
+    insert_users(app, [{"username": "nc1"}, {"username": "nc2"}])
+    form = {"action": "disable", "scope": "filter", "q": "nc"}
+    before = states(app)
+    for extra in ({}, {"expected": "2"}, {"confirmation": "abc"}, {"confirmation": "abc.def"}):
+        response = admin.post("/admin/users/bulk", form | extra)
+        assert response.status_code == 409, extra
+        assert "not the ones you confirmed" in response.get_data(as_text=True)
+    # A confirmation of another action does not stand for this one either.
+    other = admin.confirmed({"action": "require_password_change", "scope": "filter", "q": "nc"})
+    response = admin.post("/admin/users/bulk", form | {"confirmation": other["confirmation"]})
+    assert response.status_code == 409
+    assert states(app) == before
+    assert audit_rows(app, "user.disable") == []
+
+
+def test_a_swapped_user_with_the_same_count_is_stale(app: Flask, admin: Admin) -> None:
+    ids = insert_users(app, [{"username": "sw1"}, {"username": "sw2"}, {"username": "other"}])
+    form = {"action": "disable", "scope": "filter", "q": "sw"}
+    confirmed = admin.confirmed(form)
+    with app.app_context():  # one reviewed user leaves the filter, an unseen one enters it
+        for user_id, name in ((ids[1], "gone"), (ids[2], "sw3")):
+            user = db.session.get(User, user_id)
+            assert user is not None
+            user.username, user.email, user.full_name = name, f"{name}@example.org", name
+        db.session.commit()
+    before = states(app)
+    response = admin.post("/admin/users/bulk", confirmed, htmx=True)
+    assert response.status_code == 409
+    assert "it would now change 2 of 2 matching users" in response.get_data(as_text=True)
+    assert states(app) == before

@@ -11,7 +11,14 @@ from sqlalchemy import select
 from console.db import db
 from console.db.models import User
 from console.permissions import PERMISSIONS
-from tests.admin.conftest import Admin, add_session, audit_count, insert_users, signed_in
+from tests.admin.conftest import (
+    Admin,
+    add_session,
+    audit_count,
+    audit_rows,
+    insert_users,
+    signed_in,
+)
 
 
 def admin_routes(app: Flask, user_id: int = 1) -> list[tuple[str, str, str, str]]:
@@ -70,7 +77,21 @@ def test_a_clinician_gets_403_on_every_admin_route_and_action(
             checked += 1
     assert checked >= 50
     assert snapshot(app) == before
-    assert audit_count(app) == events
+    # Nothing was changed, and each refusal is itself an audit event: who, the route, and the
+    # permission that was missing.
+    denied = audit_rows(app)[events:]
+    assert len(denied) == checked
+    assert {(e.action, e.outcome, e.actor_username) for e in denied} == {
+        ("access.denied", "denied", "clin")
+    }
+    assert {e.details["route"] for e in denied} >= {"/admin/users", "/admin/users/new"}
+    assert {e.details["missing_permission"] for e in denied} >= {
+        "users.manage",
+        "roles.manage",
+        "settings.manage",
+        "sessions.manage",
+        "audit.view",
+    }
 
 
 def test_signed_out_requests_go_to_sign_in(app: Flask) -> None:

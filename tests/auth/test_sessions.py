@@ -17,6 +17,7 @@ from sqlalchemy import delete, update
 from console.admin.accounts import reset_password
 from console.appsettings import store_setting
 from console.auth import sessions as auth_sessions
+from console.auth.sessions import ANONYMOUS_COOKIE_NAME
 from console.db import db
 from console.db.models import User, UserSession
 from tests.auth.conftest import FakeClock
@@ -47,18 +48,20 @@ def _update_user(app: Flask, user_id: int, **values: object) -> None:
 def test_sign_in_gives_a_new_session_id_and_the_old_cookie_is_dead(db_app: Flask) -> None:
     make_user(db_app, "alice")
     client = db_app.test_client()
-    csrf_token(client)  # the sign-in page opens an anonymous session
-    anonymous_cookie = session_cookie(client)
-    assert anonymous_cookie
+    csrf_token(client)  # the sign-in page keeps its token in a signed pre-sign-in cookie
+    anonymous = client.get_cookie(ANONYMOUS_COOKIE_NAME)
+    assert anonymous is not None and session_cookie(client) is None
 
     assert sign_in(client, "alice").status_code == 302
     signed_in_cookie = session_cookie(client)
-    assert signed_in_cookie and signed_in_cookie != anonymous_cookie
+    assert signed_in_cookie and signed_in_cookie != anonymous.value
+    assert client.get_cookie(ANONYMOUS_COOKIE_NAME) is None  # dropped at sign-in
     assert signed_in(client)
 
-    # The pre-sign-in session no longer exists: replaying its cookie gives an anonymous visitor.
+    # The pre-sign-in cookie signs nobody in, wherever it is replayed.
     other = db_app.test_client()
-    set_session_cookie(other, anonymous_cookie)
+    other.set_cookie(ANONYMOUS_COOKIE_NAME, anonymous.value)
+    set_session_cookie(other, anonymous.value)
     assert other.get("/").status_code == 302
 
 
@@ -107,9 +110,9 @@ def test_the_cookie_is_a_random_token_and_only_its_hash_is_stored(
 
 
 def test_session_cookie_flags_over_http(app: Flask, client: FlaskClient) -> None:
-    response = client.get("/auth/login")
+    response = client.get("/auth/login")  # before sign-in: the signed pre-sign-in cookie
     header = next(
-        h for h in response.headers.getlist("Set-Cookie") if h.startswith("quill_session=")
+        h for h in response.headers.getlist("Set-Cookie") if h.startswith("quill_pre_session=")
     )
     attributes = {part.strip().split("=")[0].lower() for part in header.split(";")}
     assert {"httponly", "path"} <= attributes
@@ -124,8 +127,8 @@ def test_session_cookie_over_https_is_secure_with_the_host_prefix(app_factory) -
     make_user(app, "alice")
     client = app.test_client()
     response = client.get("/auth/login", base_url="https://console.example")
-    header = next(h for h in response.headers.getlist("Set-Cookie") if "quill_session" in h)
-    assert header.startswith("__Host-quill_session=")
+    header = next(h for h in response.headers.getlist("Set-Cookie") if "quill_pre_session" in h)
+    assert header.startswith("__Host-quill_pre_session=")
     lowered = header.lower()
     assert "; secure" in lowered and "; httponly" in lowered and "; path=/" in lowered
     assert "samesite=lax" in lowered and "domain=" not in lowered
@@ -141,6 +144,8 @@ def test_session_cookie_over_https_is_secure_with_the_host_prefix(app_factory) -
         headers={"Referer": "https://console.example/auth/login"},
     )
     assert response.status_code == 302
+    header = next(h for h in response.headers.getlist("Set-Cookie") if "quill_session=" in h)
+    assert header.startswith("__Host-quill_session=") and "; secure" in header.lower()
     assert client.get("/", base_url="https://console.example").status_code == 200
 
 
@@ -438,7 +443,7 @@ def test_expired_anonymous_and_signed_in_rows_are_purged_as_new_sessions_start(
     user_id = make_user(app, "alice")
     stale = {_stored_session(app, None, expired=True), _stored_session(app, user_id, expired=True)}
     live = _stored_session(app, user_id, expired=False)
-    csrf_token(app.test_client())  # a visitor's first page starts a session: the purge runs
+    sign_in(app.test_client(), "alice")  # a sign-in starts a session: the purge runs
     remaining = {row.id for row in session_rows(app)}
     assert live in remaining and not remaining & stale
     [event] = audit_rows(app, "auth.session_expired")
@@ -453,10 +458,10 @@ def test_expired_anonymous_and_signed_in_rows_are_purged_as_new_sessions_start(
 
     # At most once every few minutes per process, so busy sign-in pages stay cheap.
     later = _stored_session(app, None, expired=True)
-    csrf_token(app.test_client())
+    sign_in(app.test_client(), "alice")
     assert later in {row.id for row in session_rows(app)}
     clock.advance(minutes=5)
-    csrf_token(app.test_client())
+    sign_in(app.test_client(), "alice")
     assert later not in {row.id for row in session_rows(app)}
 
 
@@ -479,6 +484,7 @@ def test_the_clean_up_catches_up_while_batches_come_back_full(
     app: Flask, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(auth_sessions, "PURGE_BATCH", 2)
+    make_user(app, "alice")
     stale = [_stored_session(app, None, expired=True) for _ in range(5)]
 
     def left() -> int:
@@ -486,11 +492,11 @@ def test_the_clean_up_catches_up_while_batches_come_back_full(
 
     counts = []
     for _ in range(4):
-        csrf_token(app.test_client())  # each visitor's first page starts a new session
+        sign_in(app.test_client(), "alice")  # each sign-in starts a new session
         counts.append(left())
     assert counts == [3, 1, 0, 0]
     later = _stored_session(app, None, expired=True)
-    csrf_token(app.test_client())  # the last batch was not full: wait for the interval again
+    sign_in(app.test_client(), "alice")  # the last batch was not full: wait for the interval
     assert later in {row.id for row in session_rows(app)}
 
 
@@ -505,3 +511,23 @@ def test_activity_keeps_a_session_alive_even_with_a_one_minute_idle_timeout(
         assert signed_in(client)
     clock.advance(seconds=61)
     assert not signed_in(client)
+
+
+def test_anonymous_visits_write_no_session_rows(app: Flask) -> None:
+    """A flood of anonymous requests (sign-in page, its CSRF token, a refused form, a protected
+    page) leaves the sessions table as it was; sign-in still starts a new, rotated session."""
+    make_user(app, "alice")
+    before = session_rows(app)
+    clients = [app.test_client() for _ in range(4)]
+    for i in range(250):
+        client = clients[i % len(clients)]
+        assert client.get("/auth/login").status_code == 200
+        assert client.get("/").status_code == 302
+        assert client.post("/auth/login", data={"username": "x"}).status_code == 400
+        assert client.get("/auth/login/code").status_code == 302
+    assert [row.id for row in session_rows(app)] == [row.id for row in before]
+    client = clients[0]
+    assert sign_in(client, "alice").status_code == 302
+    rows = session_rows(app)
+    assert len(rows) == 1 and rows[0].user_id is not None
+    assert signed_in(client)

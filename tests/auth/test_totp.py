@@ -194,23 +194,34 @@ def test_cancelling_the_code_step(app: Flask, client: FlaskClient, clock: FakeCl
     assert client.get("/auth/login/code").headers["Location"] == "/auth/login"
 
 
-def test_administrators_are_sent_to_enrolment_when_the_setting_requires_it(
-    db_app: Flask, clock: FakeClock
-) -> None:
-    with db_app.app_context():
-        store_setting("security.require_totp_for_admins", True, None)
-        db.session.commit()
-    make_user(db_app, "root", roles=("System administrator",))
+def test_administrators_are_sent_to_enrolment_by_default(db_app: Flask, clock: FakeClock) -> None:
+    runner = db_app.test_cli_runner()
+    result = runner.invoke(
+        args=["users", "create-admin", "--username", "root", "--email", "root@example.org",
+              "--full-name", "Root", "--password", "correct horse battery staple 42"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    make_user(db_app, "audrey", roles=("Auditor",), totp_enabled=False)
     make_user(db_app, "clin", roles=("Clinician",))
-    admin, clinician = db_app.test_client(), db_app.test_client()
+    admin, auditor, clinician = (db_app.test_client() for _ in range(3))
 
     response = sign_in(admin, "root")
     assert response.headers["Location"] == "/auth/two-factor/set-up?next=/"
     assert admin.get("/").headers["Location"].startswith("/auth/two-factor/set-up")
+    assert admin.get("/admin/users").headers["Location"].startswith("/auth/two-factor/set-up")
+    assert sign_in(auditor, "audrey").headers["Location"].startswith("/auth/two-factor/set-up")
     assert sign_in(clinician, "clin").headers["Location"] == "/"
 
     _enrol(admin, clock)
     assert signed_in(admin)
+
+
+def test_the_requirement_can_be_turned_off_for_administrators(app: Flask) -> None:
+    with app.app_context():
+        store_setting("security.require_totp_for_admins", False, None)
+        db.session.commit()
+    make_user(app, "root", roles=("System administrator",), totp_enabled=False)
+    assert sign_in(app.test_client(), "root").headers["Location"] == "/"
 
 
 def test_must_enrol_sends_the_user_to_enrolment(app: Flask, clock: FakeClock) -> None:

@@ -8,10 +8,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pyotp
 from flask import Flask
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.helpers import DEFAULT_PASSWORD, make_user
+from console.auth import clock
+from tests.helpers import ADMIN_TOTP_SECRET, DEFAULT_PASSWORD, make_user
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -81,13 +83,26 @@ def create_user(app: Flask, username: str, roles: tuple[str, ...], **fields: Any
     return make_user(app, username, roles=roles, **fields)
 
 
-def sign_in(page: Any, username: str, password: str = DEFAULT_PASSWORD) -> None:
-    """Sign in through the form, like a person with a mouse."""
+def sign_in(
+    page: Any, username: str, password: str = DEFAULT_PASSWORD, *, admin_code: bool = True
+) -> None:
+    """Sign in through the form, like a person with a mouse. When the code step follows and
+    ``admin_code`` is on, enter a code of ``ADMIN_TOTP_SECRET`` (test administrators' key)."""
     page.goto("/auth/login")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()
+    totp = pyotp.TOTP(ADMIN_TOTP_SECRET)
+    # A code is single-use: when this administrator signed in a moment ago with the current
+    # step's code, the next step's (still within the allowed drift) is the one to use.
+    for steps_ahead in (0, 1):
+        if not admin_code or "/auth/login/code" not in page.url:
+            return
+        code = totp.generate_otp(totp.timecode(clock.now()) + steps_ahead)
+        page.get_by_label("Code", exact=True).fill(code)
+        page.get_by_role("button", name="Continue").click()
+        page.wait_for_load_state()
 
 
 def screenshot(page: Any, folder: Path, name: str) -> Path:

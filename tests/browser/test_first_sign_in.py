@@ -76,7 +76,7 @@ def test_first_sign_in_changes_password_and_enrols_totp(
 
     later = enrolled_at + timedelta(minutes=2)
     monkeypatch.setattr(clock, "now", lambda: later)
-    sign_in(page, "nina", CHOSEN)
+    sign_in(page, "nina", CHOSEN, admin_code=False)
     expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
     assert_accessible(page, "the two-factor code page")
     screenshot(page, artifacts, "sign-in-code")

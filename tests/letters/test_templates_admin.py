@@ -261,3 +261,21 @@ def test_cli_fails_clearly_with_wrong_or_missing_admin_credentials(
     missing = console_on(app_factory, url, EHRBASE_API_ADMIN_USER=None).test_cli_runner()
     result = missing.invoke(args=["ehrbase", "upload-templates"])
     assert result.exit_code != 0 and "EHRBASE_API_ADMIN_USER" in result.output
+
+
+def test_a_utf16_template_with_an_internal_entity_is_refused(
+    world: World, manager: FlaskClient
+) -> None:
+    before = upload_requests(world)
+    opt = lt.letter_opt().decode("utf-8").split("\n", 1)[1]  # without the XML declaration
+    marker = lt.TEMPLATE_ID
+    hostile = (
+        '<?xml version="1.0" encoding="UTF-16"?>\n<!DOCTYPE template [<!ENTITY tid "Evil.v1">]>\n'
+        + opt.replace(marker, "&tid;", 1)
+    )
+    response = post_file(manager, hostile.encode("utf-16"))
+    assert response.status_code == 422
+    page = body(response)
+    assert "declares a DTD or entities" in page
+    assert "Evil.v1" not in page
+    assert upload_requests(world) == before
