@@ -120,8 +120,14 @@ class LetterListResult:
     error: EhrbaseError | None = None
 
 
-def list_patient_letters(patient_id: str, query: LetterQuery) -> LetterListResult:
-    """One page of the patient's letters (one AQL request), audited and committed."""
+def list_patient_letters(
+    patient_id: str, query: LetterQuery, identity: Mapping[str, str | None] | None = None
+) -> LetterListResult:
+    """One page of the patient's letters (one AQL request), audited and committed.
+
+    ``identity`` is the patient's NHS number and name as the page's banner shows them
+    (``console.patients.display.audit_identity``), when the page has read the patient.
+    """
     if query.errors:
         return LetterListResult(query=query)
     result: LetterListResult
@@ -158,12 +164,16 @@ def list_patient_letters(patient_id: str, query: LetterQuery) -> LetterListResul
         target_id=patient_id[:128],
         patient_id=patient_id[:128],
         details=details,
+        **(identity or {}),
     )
     return result
 
 
-def view_letter(patient_id: str, uid: str) -> Letter:
-    """The letter if it is in this patient's EHR, audited and committed.
+def view_letter(
+    patient_id: str, uid: str, identity: Mapping[str, str | None] | None = None
+) -> Letter:
+    """The letter if it is in this patient's EHR, audited and committed (with the banner's
+    ``identity`` of the patient, as ``list_patient_letters``).
 
     Raises ``LetterNotFound`` (audited as ``denied``) when it is not, and the typed
     ``EhrbaseError`` (audited as ``failure``) when EHRbase cannot answer.
@@ -172,6 +182,7 @@ def view_letter(patient_id: str, uid: str) -> Letter:
         "target_type": "Composition",
         "target_id": uid[:128],
         "patient_id": patient_id[:128],
+        **(identity or {}),
     }
     try:
         letter = get_letter(

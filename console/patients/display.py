@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date
 
 from console.fhir.models import PartialDate, PatientView, parse_instant
+from console.nhs_number import normalise
 
 NOT_KNOWN = "Not known"
 GENDERS = {"male": "Male", "female": "Female", "other": "Other", "unknown": "Not known"}
@@ -74,3 +75,20 @@ def banner_name(patient: PatientView) -> str:
     """``FAMILY, Given (Title)`` or "Name not known"."""
     name = patient.name
     return name.banner if name is not None and name.banner else "Name not known"
+
+
+def audit_identity(patient: PatientView | None) -> dict[str, str | None]:
+    """The audit row's record of who the patient was, as the banner shows them.
+
+    The NHS number is kept only when it is ten digits (a hostile record's odd value is not);
+    the name is the banner's ``FAMILY, Given`` form.
+    """
+    if patient is None:
+        return {}
+    digits = normalise(patient.nhs_number)
+    return {
+        "patient_nhs_number": digits
+        if len(digits) == 10 and digits.isascii() and digits.isdigit()
+        else None,
+        "patient_name": banner_name(patient),
+    }

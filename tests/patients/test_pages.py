@@ -139,7 +139,7 @@ def test_name_search_shows_the_results_table(
     assert "401 023 2137" in page
     assert re.search(r"01-Jan-1970 \(\d+y\)", page)
     assert "Female" in page and "LS1 4AP" in page
-    assert "1 patient found." in page
+    assert "Patient 1 of 1." in page
     assert response.headers["Cache-Control"] == "no-store"
 
 
