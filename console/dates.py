@@ -28,12 +28,17 @@ def parse_date(text: str) -> date | None:
     return None
 
 
+def is_date_shaped(text: str) -> bool:
+    """True for numbers in a date's shape (``31-02-1994``), whether or not the day exists."""
+    return bool(_NUMERIC_SHAPE.match(" ".join(text.split())))
+
+
 def date_problem(text: str, example: str = "31-01-1970") -> str | None:
     """Why ``text`` is not a date (None when it is one): a right-shaped but impossible date,
     such as 31-02-1994, is told it must be a real date rather than shown the format again."""
     if parse_date(text) is not None:
         return None
-    if _NUMERIC_SHAPE.match(" ".join(text.split())):
+    if is_date_shaped(text):
         return f"“{text.strip()}” is not a real date. Check the day and the month."
     return f"Enter the date as day-month-year, like {example}."
 

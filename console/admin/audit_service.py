@@ -19,10 +19,12 @@ from sqlalchemy import Select, and_, func, or_, select
 from console.admin import keyset
 from console.admin.base import parse_id, transaction
 from console.audit import OUTCOMES, record_event
+from console.dates import parse_date
 from console.db import db
 from console.db.models import AuditEvent, Role, User
 from console.fhir.models import FHIR_ID
 from console.nhs_number import format_nhs_number, looks_like_nhs_number, normalise, problem
+from console.templating import DISPLAY_TIMEZONE
 
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
@@ -246,18 +248,21 @@ def parse_view(args: Mapping[str, str]) -> AuditView:
 
 
 def parse_time(text: str, *, end_of_day: bool = False) -> datetime | None:
-    """A UTC time from ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM``; None when empty or invalid."""
+    """A UTC time from a day (``31-01-2026``, ``2026-01-31`` or another form people type) or
+    ``YYYY-MM-DDTHH:MM``, read as UK time like the times shown; None when empty or invalid."""
     if not text:
         return None
+    day = parse_date(text)
     try:
-        if len(text) == 10:
-            day = datetime.strptime(text, "%Y-%m-%d").date()
-            moment = datetime.combine(day, time.min, tzinfo=UTC)
-            return moment + timedelta(days=1) if end_of_day else moment
+        if day is not None:
+            day = day + timedelta(days=1) if end_of_day else day
+            return datetime.combine(day, time.min, tzinfo=DISPLAY_TIMEZONE).astimezone(UTC)
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=DISPLAY_TIMEZONE)
+    moment = moment.astimezone(UTC)
     return moment + timedelta(minutes=1) if end_of_day and moment.second == 0 else moment
 
 
@@ -296,10 +301,10 @@ def build_query(audit_filter: AuditFilter) -> tuple[Select[Any] | None, dict[str
         stmt = stmt.where(AuditEvent.outcome == audit_filter.outcome)
     since = parse_time(audit_filter.since)
     if audit_filter.since and since is None:
-        errors["since"] = "Enter a date as YYYY-MM-DD (or a date and time)."
+        errors["since"] = "Enter a date as day-month-year, like 31-01-2026."
     until = parse_time(audit_filter.until, end_of_day=True)
     if audit_filter.until and until is None:
-        errors["until"] = "Enter a date as YYYY-MM-DD (or a date and time)."
+        errors["until"] = "Enter a date as day-month-year, like 31-01-2026."
     if since and until and since >= until:
         errors["until"] = "The end of the period must be after its start."
     if since:

@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any
 
 from console.audit import AuditUnavailable, record_access
+from console.dates import is_date_shaped, parse_date
 from console.letters.upstream import (
     DISPLAY_TIMEZONE,
     ehrbase_client,
@@ -76,11 +77,14 @@ class LetterQuery:
 def _parse_date(text: str, label: str, errors: dict[str, str], key: str) -> date | None:
     if not text:
         return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        errors[key] = f"{label} must be a real date, like 2025-03-31."
-        return None
+    found = parse_date(text)
+    if found is None:
+        errors[key] = (
+            f"{label} must be a real date: check the day and the month."
+            if is_date_shaped(text)
+            else f"{label} must be a date, as day-month-year, like 31-03-2025."
+        )
+    return found
 
 
 def parse_letter_query(args: Mapping[str, str]) -> LetterQuery:

@@ -10,11 +10,11 @@ Flask config keys (all optional): ``EHRBASE_CONNECT_TIMEOUT`` and ``EHRBASE_READ
 
 from __future__ import annotations
 
-from datetime import UTC, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import tzinfo
 
 from flask import Flask, current_app
 
+from console import templating
 from console.appsettings import get_setting
 from console.openehr.client import EhrbaseClient
 from console.openehr.errors import EhrbaseNotConfigured
@@ -23,10 +23,7 @@ from console.upstream_clients import ClientHolder, holder_for
 
 EXTENSION = "letters.ehrbase"
 
-try:
-    DISPLAY_TIMEZONE: tzinfo = ZoneInfo("Europe/London")
-except ZoneInfoNotFoundError:  # a system without time zone data
-    DISPLAY_TIMEZONE = UTC
+DISPLAY_TIMEZONE: tzinfo = templating.DISPLAY_TIMEZONE
 
 
 def init_app(app: Flask) -> None:

@@ -6,7 +6,7 @@ missing is "Not known", never blank.
 
 from __future__ import annotations
 
-from datetime import UTC, date
+from datetime import date
 
 from console.fhir.models import PartialDate, PatientView, parse_instant
 from console.nhs_number import normalise
@@ -62,13 +62,13 @@ def gender_label(value: str) -> str:
 
 
 def instant_label(text: str) -> str:
-    """``23-May-2025 05:42 UTC`` for ``meta.lastUpdated``; the raw text if unreadable."""
+    """``23-May-2025 06:42`` (UK time) for ``meta.lastUpdated``; the raw text if unreadable."""
+    from console.templating import format_datetime
+
     moment = parse_instant(text)
     if moment is None:
         return text or NOT_KNOWN
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.strftime("%d-%b-%Y %H:%M UTC")
+    return format_datetime(moment)
 
 
 def banner_name(patient: PatientView) -> str:

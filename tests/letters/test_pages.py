@@ -172,6 +172,8 @@ def test_filters_work_without_javascript(world: World, clinician: FlaskClient) -
     assert titles(wildcard) == [], "a * typed is a character, not a wildcard"
     ranged = clinician.get(f"/patients/{patient}?letters_from=2025-03-05&letters_to=2025-03-15")
     assert titles(ranged) == ["Cardiology clinic letter 10"]
+    typed = clinician.get(f"/patients/{patient}?letters_from=05-03-2025&letters_to=15/03/2025")
+    assert titles(typed) == ["Cardiology clinic letter 10"], "dates typed day-month-year"
     none = clinician.get(f"/patients/{patient}?letters_status=amended")
     assert titles(none) == []
     assert "No letters match these filters." in page_text(none)

@@ -532,7 +532,8 @@ def test_patient_page_shows_the_banner_and_details(clinician: FlaskClient, hapi:
     assert "Riverside Medical Practice" in page and "Y90001" in page
     assert "Tom Jones" in page and "Next of kin" in page
     assert "<dt>Version</dt><dd>1</dd>" in page
-    assert re.search(r"<dt>Last updated</dt><dd>\d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2} UTC", page)
+    assert re.search(r"<dt>Last updated</dt><dd>\d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2}</dd>", page)
+    assert page.count("Times are UK time") == 1, "the time zone is stated once"
     assert (
         '<details class="fhir-resource">' in page
         and "&#34;resourceType&#34;: &#34;Patient&#34;" in page
