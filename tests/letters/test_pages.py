@@ -52,6 +52,8 @@ def test_the_patient_page_lists_letters_newest_first(world: World, clinician: Fl
     assert "Dr Owen Hughes" in body
     for status in ("Draft", "Final", "Amended"):
         assert f">{status}</span>" in body
+    [listed] = audit_rows(world.app, "letter.list")
+    assert (listed.patient_nhs_number, listed.patient_name) == ("9434765919", "JONES, Mary")
 
 
 def test_upstream_text_in_the_list_is_escaped(world: World, clinician: FlaskClient) -> None:
@@ -376,6 +378,7 @@ def test_the_letter_page_shows_banner_metadata_body_and_raw_composition(
         uid,
         patient,
     )
+    assert (row.patient_nhs_number, row.patient_name) == ("9434765919", "JONES, Mary")
 
 
 def test_the_letter_body_is_sanitised(world: World, clinician: FlaskClient) -> None:
