@@ -209,7 +209,7 @@ def patient(patient_id: str) -> ResponseReturnValue:
 
 
 def _recent_accesses(patient_id: str) -> list[object] | None:
-    """ "Who has viewed this record", for holders of ``audit.view`` (None for others)."""
+    """The latest views for "Who has viewed this record" (None without ``audit.view``)."""
     if not current_user.has_permission("audit.view"):
         return None
     from console.admin.audit_service import recent_patient_accesses
