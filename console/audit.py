@@ -52,6 +52,8 @@ def event_values(
     target_type: str | None = None,
     target_id: str | int | None = None,
     patient_id: str | None = None,
+    patient_nhs_number: str | None = None,
+    patient_name: str | None = None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     details: dict[str, Any] | None = None,
@@ -78,6 +80,8 @@ def event_values(
             else None
         ),
         "patient_id": patient_id,
+        "patient_nhs_number": patient_nhs_number or None,
+        "patient_name": patient_name[:200] if patient_name else None,
         "before": before,
         "after": after,
         "details": details,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 from itertools import chain
 
-from flask import Flask, current_app, g, render_template, request
+from flask import Flask, Response, current_app, g, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
@@ -59,8 +60,28 @@ def _refuse_nul_characters() -> ResponseReturnValue | None:
     return None
 
 
+_TITLE = re.compile(r"<title>(?!Error: )")
+
+
+def _mark_error_title(response: Response) -> Response:
+    """Every page answered with an error status has a title starting "Error: ", whichever
+    view or handler rendered it, so a screen reader's first words say something went wrong."""
+    if (
+        response.status_code >= 400
+        and response.mimetype == "text/html"
+        and not response.is_streamed
+        and not response.direct_passthrough
+    ):
+        body = response.get_data(as_text=True)
+        marked = _TITLE.sub("<title>Error: ", body, count=1)
+        if marked != body:
+            response.set_data(marked)
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers."""
+    app.after_request(_mark_error_title)
 
     def _refuse_while_database_down() -> ResponseReturnValue | None:
         # Set when the session could not be read: say why instead of showing a sign-in form

@@ -14,13 +14,17 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, func, or_, select
 
 from console.admin import keyset
 from console.admin.base import parse_id, transaction
 from console.audit import OUTCOMES, record_event
+from console.dates import parse_date
 from console.db import db
 from console.db.models import AuditEvent, Role, User
+from console.fhir.models import FHIR_ID
+from console.nhs_number import format_nhs_number, looks_like_nhs_number, normalise, problem
+from console.templating import DISPLAY_TIMEZONE
 
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
@@ -79,6 +83,95 @@ def action_label(action: str) -> str:
     return ACTION_LABELS.get(action, action)
 
 
+# Readable names for the keys of an event's details; an unlisted key is shown with its
+# underscores as spaces.
+DETAIL_LABELS: dict[str, str] = {
+    "bytes": "Size (bytes)",
+    "client_address": "Client address",
+    "count": "Number",
+    "criteria": "Searched for",
+    "dir": "Direction",
+    "ehr_id": "EHR id",
+    "error": "Problem",
+    "failures": "Failed attempts",
+    "filename": "File name",
+    "filter": "Filter",
+    "filters": "Filters",
+    "kind": "Search by",
+    "last_reason": "Last reason",
+    "locked_until": "Locked until",
+    "method": "Method",
+    "other_sessions_ended": "Other sessions ended",
+    "page": "Page",
+    "reason": "Reason",
+    "remaining": "Recovery codes left",
+    "removed_by": "Removed by",
+    "replaced_previous": "Replaced earlier set-up",
+    "required_action": "Required action",
+    "results": "Results",
+    "session": "Session",
+    "session_client_address": "Session's client address",
+    "sessions_ended": "Sessions ended",
+    "sort": "Sort",
+    "started": "Started",
+    "username": "Username typed",
+    "version": "Version",
+    "wait_seconds": "Wait (seconds)",
+}
+
+
+def detail_label(key: str) -> str:
+    """A readable name for a details key."""
+    return DETAIL_LABELS.get(key) or key.replace("_", " ").capitalize()
+
+
+def detail_text(value: Any) -> str:
+    """A details value as plain text: nested values as ``Label: value`` pairs, lists joined."""
+    if value is None:
+        return "Not known"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, dict):
+        return "; ".join(f"{detail_label(str(k))}: {detail_text(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(detail_text(item) for item in value)
+    return str(value)
+
+
+def detail_rows(event: AuditEvent) -> list[tuple[str, str]]:
+    """(label, text) for every entry of an event's details."""
+    details = event.details if isinstance(event.details, dict) else {}
+    return [(detail_label(str(key)), detail_text(value)) for key, value in details.items()]
+
+
+def attempted_username(event: AuditEvent) -> str:
+    """The username typed for a sign-in by nobody signed in, as recorded ("" when none)."""
+    if event.actor_id is not None:
+        return ""
+    if event.actor_username:
+        return event.actor_username
+    details = event.details if isinstance(event.details, dict) else {}
+    for key in ("attempted_username", "username"):
+        value = details.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def patient_label(event: AuditEvent) -> str:
+    """``SMITH, Zara (NHS No. 943 476 5919)`` as recorded at view time; the FHIR id otherwise."""
+    parts = []
+    if event.patient_name:
+        parts.append(event.patient_name)
+    if event.patient_nhs_number:
+        parts.append(f"NHS No. {format_nhs_number(event.patient_nhs_number)}")
+    if not parts:
+        return f"Patient {event.patient_id}" if event.patient_id else ""
+    if len(parts) == 2:
+        return f"{parts[0]} ({parts[1]})"
+    return parts[0]
+
+
 @dataclass(frozen=True)
 class AuditFilter:
     """Which audit events to show."""
@@ -129,6 +222,13 @@ def _text(args: Mapping[str, str], name: str, limit: int = 150) -> str:
     return (args.get(name) or "").strip()[:limit]
 
 
+def _patient_text(text: str) -> str:
+    """An NHS number typed in any spacing is shown back as ``943 476 5919``."""
+    if looks_like_nhs_number(text) and problem(text) is None:
+        return format_nhs_number(text)
+    return text
+
+
 def parse_view(args: Mapping[str, str]) -> AuditView:
     """The viewer's state from request arguments."""
     outcome = _text(args, "outcome")
@@ -138,7 +238,7 @@ def parse_view(args: Mapping[str, str]) -> AuditView:
             actor=_text(args, "actor").lower(),
             action=_text(args, "action", 64).lower(),
             target_user=_text(args, "target_user").lower(),
-            patient=_text(args, "patient", 128),
+            patient=_patient_text(_text(args, "patient", 128)),
             outcome=outcome if outcome in OUTCOMES else "",
             since=_text(args, "since", 20),
             until=_text(args, "until", 20),
@@ -150,18 +250,21 @@ def parse_view(args: Mapping[str, str]) -> AuditView:
 
 
 def parse_time(text: str, *, end_of_day: bool = False) -> datetime | None:
-    """A UTC time from ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM``; None when empty or invalid."""
+    """A UTC time from a day (``31-01-2026``, ``2026-01-31`` or another form people type) or
+    ``YYYY-MM-DDTHH:MM``, read as UK time like the times shown; None when empty or invalid."""
     if not text:
         return None
+    day = parse_date(text)
     try:
-        if len(text) == 10:
-            day = datetime.strptime(text, "%Y-%m-%d").date()
-            moment = datetime.combine(day, time.min, tzinfo=UTC)
-            return moment + timedelta(days=1) if end_of_day else moment
+        if day is not None:
+            day = day + timedelta(days=1) if end_of_day else day
+            return datetime.combine(day, time.min, tzinfo=DISPLAY_TIMEZONE).astimezone(UTC)
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=DISPLAY_TIMEZONE)
+    moment = moment.astimezone(UTC)
     return moment + timedelta(minutes=1) if end_of_day and moment.second == 0 else moment
 
 
@@ -193,15 +296,17 @@ def build_query(audit_filter: AuditFilter) -> tuple[Select[Any] | None, dict[str
         else:
             stmt = stmt.where(AuditEvent.action == action)
     if audit_filter.patient:
-        stmt = stmt.where(AuditEvent.patient_id == audit_filter.patient)
+        stmt, patient_error = _patient_condition(stmt, audit_filter.patient)
+        if patient_error:
+            errors["patient"] = patient_error
     if audit_filter.outcome:
         stmt = stmt.where(AuditEvent.outcome == audit_filter.outcome)
     since = parse_time(audit_filter.since)
     if audit_filter.since and since is None:
-        errors["since"] = "Enter a date as YYYY-MM-DD (or a date and time)."
+        errors["since"] = "Enter a date as day-month-year, like 31-01-2026."
     until = parse_time(audit_filter.until, end_of_day=True)
     if audit_filter.until and until is None:
-        errors["until"] = "Enter a date as YYYY-MM-DD (or a date and time)."
+        errors["until"] = "Enter a date as day-month-year, like 31-01-2026."
     if since and until and since >= until:
         errors["until"] = "The end of the period must be after its start."
     if since:
@@ -209,6 +314,31 @@ def build_query(audit_filter: AuditFilter) -> tuple[Select[Any] | None, dict[str
     if until:
         stmt = stmt.where(AuditEvent.occurred_at < until)
     return (None if errors else stmt), errors
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _patient_condition(stmt: Select[Any], text: str) -> tuple[Select[Any], str]:
+    """Narrow to one patient: an NHS number (ten digits, or digits spaced as one; validated),
+    else a FHIR record id (such as ``1285``) or a name.
+
+    Every word of a name must appear in the recorded banner name, in any case and order.
+    """
+    if looks_like_nhs_number(text) and not (FHIR_ID.match(text) and len(normalise(text)) != 10):
+        message = problem(text)
+        if message:
+            return stmt, message
+        return stmt.where(AuditEvent.patient_nhs_number == normalise(text)), ""
+    words = text.replace(",", " ").split()
+    by_name = [
+        func.lower(AuditEvent.patient_name).like(f"%{_like_escaped(word.lower())}%", escape="\\")
+        for word in words
+    ]
+    return stmt.where(
+        or_(AuditEvent.patient_id == text, *([] if not by_name else [and_(*by_name)]))
+    ), ""
 
 
 SPEC = keyset.SortSpec(
@@ -235,9 +365,11 @@ class Names:
     roles: dict[int, str] = field(default_factory=dict)
 
     def actor(self, event: AuditEvent) -> str:
-        """``Full Name (username)`` of the actor, or "System" when nobody was signed in."""
+        """``Full Name (username)`` of the actor; for a sign-in by nobody signed in, the
+        username typed; else "System"."""
         if event.actor_id is None:
-            return "System"
+            attempted = attempted_username(event)
+            return f"{attempted} (sign-in attempt)" if attempted else "System"
         if event.actor_display_name:  # the name at the time of the event
             return event.actor_display_name
         username, full_name = self.users.get(
@@ -315,6 +447,8 @@ EXPORT_HEADER = (
     "Target type",
     "Target id",
     "Patient id",
+    "Patient NHS number",
+    "Patient name",
     "Client address",
     "Request id",
     "Before",
@@ -349,9 +483,44 @@ def export_rows(audit_filter: AuditFilter, batch: int = 500) -> Iterator[list[An
                 event.target_type,
                 event.target_id,
                 event.patient_id,
+                format_nhs_number(event.patient_nhs_number) if event.patient_nhs_number else "",
+                event.patient_name or "",
                 event.client_address,
                 event.request_id,
                 json.dumps(event.before, sort_keys=True) if event.before is not None else "",
                 json.dumps(event.after, sort_keys=True) if event.after is not None else "",
                 json.dumps(event.details, sort_keys=True) if event.details is not None else "",
             ]
+
+
+PATIENT_ACCESS_ACTIONS = ("patient.view", "letter.list", "letter.view")
+
+
+@dataclass(frozen=True)
+class PatientAccess:
+    """One recorded look at a patient's record, for "Who has viewed this record"."""
+
+    occurred_at: datetime
+    who: str
+    what: str
+    outcome: str
+
+
+def recent_patient_accesses(patient_id: str, limit: int = 5) -> list[PatientAccess]:
+    """The latest views of a patient's record and letters, newest first (one indexed query)."""
+    events = db.session.scalars(
+        keyset.ordered(
+            select(AuditEvent).where(
+                AuditEvent.patient_id == patient_id,
+                AuditEvent.action.in_(PATIENT_ACCESS_ACTIONS),
+            ),
+            SPEC,
+        ).limit(limit)
+    ).all()
+    names = resolve_names(events)
+    return [
+        PatientAccess(
+            event.occurred_at, names.actor(event), action_label(event.action), event.outcome
+        )
+        for event in events
+    ]

@@ -29,6 +29,8 @@ def audit() -> ResponseReturnValue:
         action_label=audit_service.action_label,
         page_sizes=audit_service.PAGE_SIZES,
         diff_rows=audit_service.diff_rows,
+        detail_rows=audit_service.detail_rows,
+        patient_label=audit_service.patient_label,
     )
     if result.errors and is_htmx():
         headers["HX-Retarget"] = "#audit-results"  # show the filter problems, not nothing

@@ -254,6 +254,9 @@ class AuditEvent(AuthBase):
     target_type: Mapped[str | None] = mapped_column(String(32))
     target_id: Mapped[str | None] = mapped_column(String(128))
     patient_id: Mapped[str | None] = mapped_column(String(128))
+    # The patient as the banner showed them when the record was viewed (FHIR may change later).
+    patient_nhs_number: Mapped[str | None] = mapped_column(String(10))
+    patient_name: Mapped[str | None] = mapped_column(String(200))
     request_id: Mapped[str | None] = mapped_column(String(64))
     client_address: Mapped[str | None] = mapped_column(String(45))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -266,5 +269,6 @@ class AuditEvent(AuthBase):
         Index("ix_audit_events_actor_time", "actor_id", "occurred_at"),
         Index("ix_audit_events_action_time", "action", "occurred_at"),
         Index("ix_audit_events_patient_time", "patient_id", "occurred_at"),
+        Index("ix_audit_events_patient_nhs_number_time", "patient_nhs_number", "occurred_at"),
         Index("ix_audit_events_target", "target_type", "target_id"),
     )

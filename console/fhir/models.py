@@ -34,7 +34,7 @@ CONTACT_RELATIONSHIPS: dict[str, str] = {
     "I": "Insurance company",
     "N": "Next of kin",
     "S": "State agency",
-    "U": "Unknown",
+    "U": "Not known",
 }
 
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")

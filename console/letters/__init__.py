@@ -15,12 +15,10 @@ bp = Blueprint("letters", __name__)
 
 
 def letter_datetime(value: datetime | None) -> str:
-    """``05-Mar-2025 14:30`` in UK time; "Not known" when missing."""
-    from console.letters.upstream import DISPLAY_TIMEZONE
+    """``05-Mar-2025 14:30`` in UK time; "Not known" when missing (the console's one format)."""
+    from console.templating import format_datetime
 
-    if value is None:
-        return "Not known"
-    return value.astimezone(DISPLAY_TIMEZONE).strftime("%d-%b-%Y %H:%M")
+    return format_datetime(value)
 
 
 def init_app(app: Flask) -> None:

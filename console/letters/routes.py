@@ -72,7 +72,13 @@ def load_banner(patient_id: str) -> tuple[Any, FhirError | None]:
         return None, exc
 
 
-def letters_panel(patient_id: str) -> dict[str, Any] | None:
+def _identity(patient: Any) -> dict[str, str | None]:
+    from console.patients.display import audit_identity
+
+    return audit_identity(patient)
+
+
+def letters_panel(patient_id: str, patient: Any = None) -> dict[str, Any] | None:
     """The letters panel of the patient page (None for users without ``letters.view``).
 
     Called by ``letters/_on_patient_page.html`` as the patient page renders: one AQL request,
@@ -80,14 +86,14 @@ def letters_panel(patient_id: str) -> dict[str, Any] | None:
     """
     if not current_user.is_authenticated or not current_user.has_permission("letters.view"):
         return None
-    return panel_context(patient_id)
+    return panel_context(patient_id, patient)
 
 
-def panel_context(patient_id: str) -> dict[str, Any]:
-    """What ``letters/_panel.html`` needs."""
+def panel_context(patient_id: str, patient: Any = None) -> dict[str, Any]:
+    """What ``letters/_panel.html`` needs (``patient``: the banner's, when the page read it)."""
     query = parse_letter_query(request.args)
     try:
-        result = list_patient_letters(patient_id, query)
+        result = list_patient_letters(patient_id, query, _identity(patient))
     except AuditUnavailable as exc:
         return {
             "patient_id": patient_id,
@@ -108,7 +114,7 @@ def patient_letters(patient_id: str) -> ResponseReturnValue:
         if patient_page_endpoint() is not None:
             return redirect(patient_page_url(patient_id, **args))
         patient, banner_error = load_banner(patient_id)
-        panel = panel_context(patient_id)
+        panel = panel_context(patient_id, patient)
         return render_template(
             "letters/patient_letters.html", patient=patient, banner_error=banner_error, panel=panel
         )
@@ -133,7 +139,7 @@ def letter(patient_id: str, uid: str) -> ResponseReturnValue:
             deny_unknown_patient(patient_id, uid)
         raise
     try:
-        found = view_letter(patient_id, uid)
+        found = view_letter(patient_id, uid, _identity(patient))
     except LetterNotFound:
         abort(404)
     except NotThisPatientsLetter:

@@ -21,6 +21,7 @@ from datetime import date
 from typing import Any
 
 from console.audit import AuditUnavailable, record_access
+from console.dates import is_date_shaped, parse_date
 from console.letters.upstream import (
     DISPLAY_TIMEZONE,
     ehrbase_client,
@@ -88,11 +89,14 @@ class LetterQuery:
 def _parse_date(text: str, label: str, errors: dict[str, str], key: str) -> date | None:
     if not text:
         return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        errors[key] = f"{label} must be a real date, like 2025-03-31."
-        return None
+    found = parse_date(text)
+    if found is None:
+        errors[key] = (
+            f"{label} must be a real date: check the day and the month."
+            if is_date_shaped(text)
+            else f"{label} must be a date, as day-month-year, like 31-03-2025."
+        )
+    return found
 
 
 def parse_letter_query(args: Mapping[str, str]) -> LetterQuery:
@@ -132,8 +136,14 @@ class LetterListResult:
     error: EhrbaseError | None = None
 
 
-def list_patient_letters(patient_id: str, query: LetterQuery) -> LetterListResult:
-    """One page of the patient's letters (one AQL request), audited and committed."""
+def list_patient_letters(
+    patient_id: str, query: LetterQuery, identity: Mapping[str, str | None] | None = None
+) -> LetterListResult:
+    """One page of the patient's letters (one AQL request), audited and committed.
+
+    ``identity`` is the patient's NHS number and name as the page's banner shows them
+    (``console.patients.display.audit_identity``), when the page has read the patient.
+    """
     if query.errors:
         return LetterListResult(query=query)
     result: LetterListResult
@@ -164,7 +174,7 @@ def list_patient_letters(patient_id: str, query: LetterQuery) -> LetterListResul
     if result.error is not None:
         details["error"] = type(result.error).__name__
     if result.page is not None and result.page.withheld:
-        _deny_withheld(patient_id, result.page)
+        _deny_withheld(patient_id, result.page, identity)
     record_access(
         LIST_ACTION,
         outcome="success" if result.error is None else "failure",
@@ -172,11 +182,14 @@ def list_patient_letters(patient_id: str, query: LetterQuery) -> LetterListResul
         target_id=patient_id[:128],
         patient_id=patient_id[:128],
         details=details,
+        **(identity or {}),
     )
     return result
 
 
-def _deny_withheld(patient_id: str, page: LetterPage) -> None:
+def _deny_withheld(
+    patient_id: str, page: LetterPage, identity: Mapping[str, str | None] | None
+) -> None:
     """Audit (``denied``) and log the rows of other EHRs a letter list withheld."""
     withheld = page.withheld
     foreign = sorted({row.ehr_id[:64] for row in withheld})[:10]
@@ -195,11 +208,15 @@ def _deny_withheld(patient_id: str, page: LetterPage) -> None:
             "uids": [row.uid[:128] for row in withheld[:20]],
             "foreign_ehr_ids": foreign,
         },
+        **(identity or {}),
     )
 
 
-def view_letter(patient_id: str, uid: str) -> Letter:
-    """The letter if it is in this patient's EHR, audited and committed.
+def view_letter(
+    patient_id: str, uid: str, identity: Mapping[str, str | None] | None = None
+) -> Letter:
+    """The letter if it is in this patient's EHR, audited and committed (with the banner's
+    ``identity`` of the patient, as ``list_patient_letters``).
 
     Raises ``LetterNotFound`` (audited as ``denied``) when it is not,
     ``NotThisPatientsLetter`` (audited as ``denied``, and logged) when EHRbase answered with
@@ -210,6 +227,7 @@ def view_letter(patient_id: str, uid: str) -> Letter:
         "target_type": "Composition",
         "target_id": uid[:128],
         "patient_id": patient_id[:128],
+        **(identity or {}),
     }
     try:
         letter = get_letter(

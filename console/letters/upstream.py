@@ -5,11 +5,11 @@ The client itself is built in ``console.upstream.builders`` (one builder for eve
 
 from __future__ import annotations
 
-from datetime import UTC, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import tzinfo
 
 from flask import Flask
 
+from console import templating
 from console.appsettings import get_setting
 from console.upstream import builders
 from console.upstream.builders import ehrbase_client
@@ -23,10 +23,7 @@ __all__ = [
     "subject_namespace",
 ]
 
-try:
-    DISPLAY_TIMEZONE: tzinfo = ZoneInfo("Europe/London")
-except ZoneInfoNotFoundError:  # a system without time zone data
-    DISPLAY_TIMEZONE = UTC
+DISPLAY_TIMEZONE: tzinfo = templating.DISPLAY_TIMEZONE
 
 
 def init_app(app: Flask) -> None:

@@ -123,6 +123,27 @@ def parse_datetime(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+_LIKE_SPECIAL = re.compile(r"([*?\\])")
+
+
+def author_pattern(text: str) -> str:
+    """The AQL ``LIKE`` pattern finding ``text`` anywhere in the author's name.
+
+    AQL's ``LIKE`` matches the whole value, case-sensitively, with ``*`` and ``?`` wildcards
+    (EHRbase 2). So the words are wrapped in ``*``, any ``*``, ``?`` or ``\\`` typed is escaped,
+    and a word typed all in lower or upper case is matched as a name is written: its first
+    letter in either case (``?``), the rest in lower case ("okafor" and "OKAFOR" find
+    "Dr Chidi Okafor"). A word typed in mixed case ("McDonald") is matched as typed.
+    """
+    words = []
+    for word in text.split():
+        if word.islower() or word.isupper():
+            words.append("?" + _LIKE_SPECIAL.sub(r"\\\1", word[1:].lower()))
+        else:
+            words.append(_LIKE_SPECIAL.sub(r"\\\1", word))
+    return "*" + " ".join(words) + "*"
+
+
 def letters_query(
     subject_id: str,
     namespace: str,
@@ -148,8 +169,8 @@ def letters_query(
             filters.date_to + timedelta(days=1), time.min, tz
         ).isoformat()
     if filters.author:
-        clauses.append("c/composer/name = $author")
-        params["author"] = filters.author
+        clauses.append("c/composer/name LIKE $author")
+        params["author"] = author_pattern(filters.author)
     if filters.status:
         clauses.append(f"{lt.AQL_STATUS} = $status_code")
         params["status_code"] = lt.STATUS_CODES[filters.status]

@@ -9,7 +9,9 @@ side reports and a plain sentence. States:
   while it starts);
 * ``down``: not answering, or answering wrongly, after that;
 * ``not configured``: no URL or database settings were given;
-* ``unknown``: a database the console cannot check, whose service is down.
+* ``not checked``: a database the console cannot check, whose service answers (so it is
+  probably up, but the console has not seen it answer);
+* ``not known``: a database the console cannot check, whose service is down.
 
 The console has no credentials for the FHIR and EHRbase databases, so their rows are derived from
 their services, unless read-only health credentials are configured (``FHIR_DB_HEALTH_USER`` /
@@ -38,7 +40,8 @@ UP = "up"
 STARTING = "starting"
 DOWN = "down"
 NOT_CONFIGURED = "not configured"
-UNKNOWN = "unknown"
+NOT_CHECKED = "not checked"
+UNKNOWN = "not known"
 
 DEFAULT_STARTUP_GRACE_SECONDS = 300.0
 PROBE_CONNECT_TIMEOUT = 2.0
@@ -240,7 +243,7 @@ def derived_database_check(
         "The console has no credentials for this database, so it is not checked directly"
     )
     if service.state == UP:
-        state, said = UP, f"{service.name} is up, so its database answers"
+        state, said = NOT_CHECKED, f"{service.name} is up, so its database probably answers"
     elif service.state == STARTING:
         state, said = STARTING, f"{service.name} is still starting"
     elif service.state == NOT_CONFIGURED:

@@ -6,9 +6,10 @@ missing is "Not known", never blank.
 
 from __future__ import annotations
 
-from datetime import UTC, date
+from datetime import date
 
 from console.fhir.models import PartialDate, PatientView, parse_instant
+from console.nhs_number import normalise
 
 NOT_KNOWN = "Not known"
 GENDERS = {"male": "Male", "female": "Female", "other": "Other", "unknown": "Not known"}
@@ -61,16 +62,33 @@ def gender_label(value: str) -> str:
 
 
 def instant_label(text: str) -> str:
-    """``23-May-2025 05:42 UTC`` for ``meta.lastUpdated``; the raw text if unreadable."""
+    """``23-May-2025 06:42`` (UK time) for ``meta.lastUpdated``; the raw text if unreadable."""
+    from console.templating import format_datetime
+
     moment = parse_instant(text)
     if moment is None:
         return text or NOT_KNOWN
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.strftime("%d-%b-%Y %H:%M UTC")
+    return format_datetime(moment)
 
 
 def banner_name(patient: PatientView) -> str:
     """``FAMILY, Given (Title)`` or "Name not known"."""
     name = patient.name
     return name.banner if name is not None and name.banner else "Name not known"
+
+
+def audit_identity(patient: PatientView | None) -> dict[str, str | None]:
+    """The audit row's record of who the patient was, as the banner shows them.
+
+    The NHS number is kept only when it is ten digits (a hostile record's odd value is not);
+    the name is the banner's ``FAMILY, Given`` form.
+    """
+    if patient is None:
+        return {}
+    digits = normalise(patient.nhs_number)
+    return {
+        "patient_nhs_number": digits
+        if len(digits) == 10 and digits.isascii() and digits.isdigit()
+        else None,
+        "patient_name": banner_name(patient),
+    }

@@ -8,15 +8,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 
 from console import nhs_number
+from console.dates import date_problem, is_partial_date, parse_date
 from console.fhir.search import GENDERS, PatientSearch
 
 MIN_NAME_LENGTH = 2
 MAX_QUERY_LENGTH = 200
-_DATE_FORMATS = ("%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y-%m-%d", "%d-%b-%Y", "%d %b %Y",
-                 "%d %B %Y", "%d-%B-%Y")  # fmt: skip
+# The orders a user may choose for a name search: the FHIR ``_sort`` keys (the first reversed
+# for "-name" and so on). Ties fall back to the displayed name, then the date of birth.
+SORTS: dict[str, tuple[str, ...]] = {
+    "name": ("family", "given", "birthdate"),
+    "born": ("birthdate", "family", "given"),
+    "gender": ("gender", "family", "given", "birthdate"),
+    "postcode": ("address-postalcode", "family", "given", "birthdate"),
+}
+DEFAULT_SORT = "name"
 _DATE_TOKEN = re.compile(
     r"\b(\d{1,2}[-/.]\d{1,2}[-/.]\d{4}|\d{4}-\d{2}-\d{2}|\d{1,2}[- ][A-Za-z]{3,9}[- ]\d{4})\b"
 )
@@ -32,6 +40,9 @@ class ParsedSearch:
     search: PatientSearch | None = None
     errors: dict[str, str] = field(default_factory=dict)
     kind: str = ""  # "nhs_number", "name", "details" or ""
+    # True while someone is still typing something that could become valid (a part of an NHS
+    # number, one letter, half a date): nothing is searched and no error is shown yet.
+    pending: bool = False
 
     @property
     def ready(self) -> bool:
@@ -39,15 +50,24 @@ class ParsedSearch:
         return self.search is not None and not self.errors
 
 
-def parse_date(text: str) -> date | None:
-    """A date of birth in any common UK form (``01-01-1970``, ``1/1/1970``, ``1 Jan 1970``)."""
-    text = " ".join(text.split())
-    for pattern in _DATE_FORMATS:
-        try:
-            return datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-    return None
+__all__ = ["DEFAULT_SORT", "SORTS", "ParsedSearch", "parse_date", "parse_search", "sort_keys"]
+
+
+def sort_keys(sort: str) -> tuple[str, ...]:
+    """The FHIR ``_sort`` keys for a chosen order (``name``, ``-born``…); the default if unknown."""
+    descending = sort.startswith("-")
+    keys = SORTS.get(sort.lstrip("-"), SORTS[DEFAULT_SORT])
+    return (f"-{keys[0]}", *keys[1:]) if descending else keys
+
+
+def _still_typing(q: str, dob: str) -> bool:
+    """True when what is typed so far could still become a valid search."""
+    if q and nhs_number.looks_like_nhs_number(q):
+        digits = nhs_number.normalise(q)
+        return digits.isascii() and digits.isdigit() and len(digits) < 10 and not dob
+    if q and len(q) < MIN_NAME_LENGTH and q.isalpha():
+        return True
+    return bool(dob) and is_partial_date(dob)
 
 
 def normalise_postcode(text: str) -> str:
@@ -59,14 +79,29 @@ def normalise_postcode(text: str) -> str:
 
 
 def parse_search(
-    q: str = "", dob: str = "", gender: str = "", postcode: str = "", today: date | None = None
+    q: str = "",
+    dob: str = "",
+    gender: str = "",
+    postcode: str = "",
+    today: date | None = None,
+    *,
+    sort: str = "",
+    live: bool = False,
 ) -> ParsedSearch:
-    """Read the search form. Errors are keyed by field name (``q``, ``dob``, ``gender``, ``postcode``)."""
+    """Read the search form. Errors are keyed by field name (``q``, ``dob``, ``gender``, ``postcode``).
+
+    ``live`` is for a search sent while someone types: what could still become valid (see
+    ``ParsedSearch.pending``) is neither searched nor reported as an error until the form is
+    submitted. ``sort`` is a key of ``SORTS``, optionally ``-`` for reversed.
+    """
     today = today or date.today()
     q = " ".join((q or "").split())[:MAX_QUERY_LENGTH]
     dob, gender, postcode = (dob or "").strip(), (gender or "").strip(), (postcode or "").strip()
     result = ParsedSearch()
     if not (q or dob or gender or postcode):
+        return result
+    if live and _still_typing(q, dob):
+        result.pending = True
         return result
 
     if q and nhs_number.looks_like_nhs_number(q):
@@ -110,7 +145,7 @@ def parse_search(
     if dob:
         found = parse_date(dob)
         if found is None:
-            result.errors["dob"] = "Enter the date of birth as day-month-year, like 31-01-1970."
+            result.errors["dob"] = date_problem(dob) or ""
         elif found > today:
             result.errors["dob"] = "The date of birth must be today or in the past."
         else:
@@ -140,5 +175,6 @@ def parse_search(
         birthdate=tuple(birthdates),
         gender=gender,
         postcode=postcode,
+        sort=sort_keys(sort),
     )
     return result

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from flask import render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 
 from console.audit import AuditUnavailable
 from console.fhir.errors import (
@@ -26,8 +27,11 @@ from console.fhir.errors import (
 from console.fhir.models import FHIR_ID
 from console.fhir.search import PatientSearch
 from console.patients import bp
-from console.patients.query import GENDERS, parse_search
+from console.patients.matching import display_order, match_note
+from console.patients.query import DEFAULT_SORT, GENDERS, SORTS, parse_search
 from console.patients.services import (
+    SearchResult,
+    page_size,
     page_token,
     search_patients,
     view_patient,
@@ -35,8 +39,13 @@ from console.patients.services import (
 from console.permissions import require_permission
 from console.templating import truncated_json
 
-SEARCH_FIELDS = ("q", "dob", "gender", "postcode")
+SEARCH_FIELDS = ("q", "dob", "gender", "postcode", "sort")
+# The fields whose htmx requests are sent as the user types (``HX-Trigger`` is the element id).
+LIVE_TRIGGERS = ("patient-q", "patient-dob", "patient-postcode")
 MAX_TOKEN_LENGTH = 2048
+# The results table's columns: (label, the ``SORTS`` key that orders by it, or None).
+COLUMNS = (("Name", "name"), ("NHS No.", None), ("Born", "born"), ("Gender", "gender"),
+           ("Postcode", "postcode"))  # fmt: skip
 
 
 def _is_htmx() -> bool:
@@ -46,7 +55,41 @@ def _is_htmx() -> bool:
 
 
 def _state() -> dict[str, str]:
-    return {name: request.args.get(name, "").strip()[:200] for name in SEARCH_FIELDS}
+    state = {name: request.args.get(name, "").strip()[:200] for name in SEARCH_FIELDS}
+    if state["sort"].lstrip("-") not in SORTS or state["sort"] == DEFAULT_SORT:
+        state["sort"] = ""
+    return state
+
+
+def _is_live() -> bool:
+    """True for a search htmx sends while someone types in a field (not a submit)."""
+    return _is_htmx() and request.headers.get("HX-Trigger") in LIVE_TRIGGERS
+
+
+def _sort_links(state: dict[str, str]) -> list[dict[str, object]]:
+    """The results table's headers: label, sort state (for ``aria-sort``) and the URL that
+    sorts by the column (reversing it when it is already the order)."""
+    current = state["sort"] or DEFAULT_SORT
+    headers = []
+    for label, key in COLUMNS:
+        header: dict[str, object] = {"label": label, "key": key, "url": None, "aria_sort": None}
+        if key is not None:
+            if current.lstrip("-") == key:
+                header["aria_sort"] = "descending" if current.startswith("-") else "ascending"
+                wanted = key if current.startswith("-") else f"-{key}"
+            else:
+                wanted = key
+            header["url"] = _search_url(state | {"sort": "" if wanted == DEFAULT_SORT else wanted})
+        headers.append(header)
+    return headers
+
+
+def _rows(result: SearchResult, search: PatientSearch | None) -> list[tuple[object, str]]:
+    """(patient, what matched) in the order of what is shown."""
+    if result.page is None or search is None:
+        return []
+    patients = display_order(result.page.patients, search.sort)
+    return [(patient, match_note(patient, search)) for patient in patients]
 
 
 def _search_url(state: dict[str, str], token: str | None = None) -> str:
@@ -63,8 +106,14 @@ def search() -> ResponseReturnValue:
     """Find a patient by NHS number, name, or name and date of birth."""
     state = _state()
     token = request.args.get("page", "")[:MAX_TOKEN_LENGTH] or None
-    parsed = parse_search(**state)
+    parsed = parse_search(
+        state["q"], state["dob"], state["gender"], state["postcode"],
+        sort=state["sort"], live=_is_live(),
+    )  # fmt: skip
     context: dict[str, object] = {
+        "live": _is_live(),
+        "rows": [],
+        "columns": _sort_links(state),
         "state": state,
         "parsed": parsed,
         "genders": GENDERS,
@@ -86,12 +135,16 @@ def search() -> ResponseReturnValue:
         else:
             context["result"] = result
             context["searched"] = True
+            context["rows"] = _rows(result, parsed.search)
             if result.page is not None and parsed.search is not None:
-                for key, link in (
-                    ("next_url", result.page.next_url),
-                    ("previous_url", result.page.previous_url),
+                shown = len(result.page.patients)
+                for key, link, start in (
+                    ("next_url", result.page.next_url, result.start + shown),
+                    ("previous_url", result.page.previous_url, result.start - page_size()),
                 ):
-                    context[key] = _page_url(state, link, parsed.search, context)
+                    context[key] = _page_url(
+                        state, link, parsed.search, context, start, result.total
+                    )
             elif result.error is not None:
                 status = _status_for(result.error)
                 if isinstance(result.error, (FhirSearchExpired, FhirInvalidLink)):
@@ -105,12 +158,17 @@ def search() -> ResponseReturnValue:
 
 
 def _page_url(
-    state: dict[str, str], link: str | None, search: PatientSearch, context: dict[str, object]
+    state: dict[str, str],
+    link: str | None,
+    search: PatientSearch,
+    context: dict[str, object],
+    start: int,
+    total: int | None,
 ) -> str | None:
     """The console URL of a results page, or None; a link the SSRF guard refuses is reported
     in ``context["link_error"]`` rather than dropped silently."""
     try:
-        token = page_token(link, search)
+        token = page_token(link, search, start, total)
     except FhirInvalidLink as exc:
         context["link_error"] = {
             "message": "More results may exist, but the patient record service gave a "
@@ -147,7 +205,17 @@ def patient(patient_id: str) -> ResponseReturnValue:
         raw_cut=raw,
         today=date.today(),
         search_url=url_for("patients.search"),
+        accesses=_recent_accesses(view.id),
     )
+
+
+def _recent_accesses(patient_id: str) -> list[object] | None:
+    """The latest views for "Who has viewed this record" (None without ``audit.view``)."""
+    if not current_user.has_permission("audit.view"):
+        return None
+    from console.admin.audit_service import recent_patient_accesses
+
+    return list(recent_patient_accesses(patient_id))
 
 
 def _patient_error(error: FhirError, retry_url: str) -> ResponseReturnValue:

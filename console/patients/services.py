@@ -22,6 +22,7 @@ from console.audit import AuditUnavailable, record_access
 from console.fhir.errors import FhirError, FhirInvalidLink, FhirWrongPatient
 from console.fhir.models import PatientView, SearchPage
 from console.fhir.search import PatientSearch
+from console.patients.display import audit_identity
 from console.patients.query import ParsedSearch
 from console.patients.upstream import fhir_client, page_size
 from console.upstream.trust import warn_wrong_patient
@@ -35,11 +36,50 @@ PAGE_TOKEN_SALT = "patients.results-page"  # noqa: S105  (a signing namespace, n
 
 @dataclass(frozen=True)
 class SearchResult:
-    """The outcome of one search request: a page of patients or an upstream error."""
+    """The outcome of one search request: a page of patients or an upstream error.
+
+    ``start`` is how many patients came before this page; ``known_total`` the number of
+    matches the server gave, on this page or an earlier one (None when it never said).
+    """
 
     page: SearchPage | None = None
     error: FhirError | None = None
     paged: bool = False
+    start: int = 0
+    known_total: int | None = None
+
+    @property
+    def total(self) -> int | None:
+        """All the matches, when the server has said how many."""
+        if self.page is not None and self.page.total is not None:
+            return self.page.total
+        return self.known_total
+
+    @property
+    def range_label(self) -> str:
+        """``Patients 21\N{EN DASH}40 of 137``, or ``of more than 40`` when the total is not known."""
+        if self.page is None or not self.page.patients:
+            return ""
+        first, last = self.start + 1, self.start + len(self.page.patients)
+        total = self.total
+        if total is None:
+            of = f"more than {last}" if self.page.next_url else str(last)
+        else:
+            of = str(max(total, last))
+        return (
+            f"Patient {first} of {of}"
+            if first == last
+            else f"Patients {first}\N{EN DASH}{last} of {of}"
+        )
+
+
+@dataclass(frozen=True)
+class PageToken:
+    """What a results-page token carries: the link, and where that page starts."""
+
+    link: str
+    start: int = 0
+    total: int | None = None
 
 
 def _token_serializer() -> URLSafeSerializer:
@@ -51,7 +91,9 @@ def _fingerprint(search: PatientSearch) -> str:
     return sha256(json.dumps(search.params()).encode()).hexdigest()[:16]
 
 
-def page_token(link: str | None, search: PatientSearch) -> str | None:
+def page_token(
+    link: str | None, search: PatientSearch, start: int = 0, total: int | None = None
+) -> str | None:
     """A signed token for a Bundle paging link, to carry in the console's URL (None for no link).
 
     The link is checked by the client's SSRF guard first (``FhirInvalidLink`` if it points
@@ -63,12 +105,16 @@ def page_token(link: str | None, search: PatientSearch) -> str | None:
         return None
     client = fhir_client()
     url = client.check_link(link)
-    return _token_serializer().dumps({"l": url[len(client.base_url) :], "s": _fingerprint(search)})
+    data: dict[str, Any] = {"l": url[len(client.base_url) :], "s": _fingerprint(search)}
+    data["o"] = max(0, start)
+    if total is not None:
+        data["t"] = total
+    return _token_serializer().dumps(data)
 
 
-def link_from_token(token: str, search: PatientSearch) -> str:
-    """The paging link (after the FHIR base) a ``page_token`` carries; ``FhirInvalidLink`` if
-    the token was altered, forged, or issued for another search."""
+def link_from_token(token: str, search: PatientSearch) -> PageToken:
+    """The paging link (after the FHIR base) and position a ``page_token`` carries;
+    ``FhirInvalidLink`` if the token was altered, forged, or issued for another search."""
     try:
         data = _token_serializer().loads(token)
     except BadData:
@@ -82,7 +128,12 @@ def link_from_token(token: str, search: PatientSearch) -> str:
             diagnostics="The results page token belongs to a different search than the one "
             "in the address."
         )
-    return data["l"]
+    start, total = data.get("o"), data.get("t")
+    return PageToken(
+        link=data["l"],
+        start=start if isinstance(start, int) and start >= 0 else 0,
+        total=total if isinstance(total, int) and total >= 0 else None,
+    )
 
 
 def search_patients(parsed: ParsedSearch, token: str | None = None) -> SearchResult:
@@ -98,11 +149,15 @@ def search_patients(parsed: ParsedSearch, token: str | None = None) -> SearchRes
     try:
         client = fhir_client()
         if token:
-            link = link_from_token(token, parsed.search)
+            position = link_from_token(token, parsed.search)
+            link = position.link
             page = client.page(client.base_url + link)
+            result = SearchResult(
+                page=page, paged=True, start=position.start, known_total=position.total
+            )
         else:
             page = client.search_patients(parsed.search, count=page_size())
-        result = SearchResult(page=page, paged=bool(token))
+            result = SearchResult(page=page)
     except FhirError as exc:
         result = SearchResult(error=exc, paged=bool(token))
     details: dict[str, Any] = {"criteria": parsed.search.criteria(), "kind": parsed.kind}
@@ -144,6 +199,7 @@ def view_patient(patient_id: str) -> PatientView:
         target_id=patient.id,
         patient_id=patient.id,
         details={"version": patient.version_id} if patient.version_id else None,
+        **audit_identity(patient),
     )
     return patient
 

@@ -98,7 +98,7 @@ def test_impossible_filters_are_explained(admin: Admin) -> None:
     response = admin.get("/admin/audit?actor=nobody&since=yesterday")
     html = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert "There is no user called nobody." in html and "Enter a date as YYYY-MM-DD" in html
+    assert "There is no user called nobody." in html and "Enter a date as day-month-year" in html
     backwards = admin.get("/admin/audit?since=2026-03-05&until=2026-03-01", htmx=True)
     assert backwards.status_code == 400 and backwards.headers["HX-Retarget"] == "#audit-results"
     assert "The end of the period must be after its start." in backwards.get_data(as_text=True)

@@ -2,9 +2,11 @@
 
 Supported: ``SELECT [DISTINCT] path [AS alias], ...`` ``FROM EHR e [CONTAINS COMPOSITION c[archetype]
 [CONTAINS <ENTRY TYPE> x[archetype]]]`` (or ``FROM COMPOSITION c``), ``WHERE`` comparisons
-(``= != > >= < <=``) joined by ``AND`` whose right side is a ``$parameter`` or a literal,
+(``= != > >= < <=``, and ``LIKE`` with ``*`` and ``?`` wildcards matching the whole value,
+case-sensitively, ``\\`` escaping a wildcard) joined by ``AND`` whose right side is a
+``$parameter`` or a literal,
 ``ORDER BY path [ASC|DESC], ...`` and ``LIMIT n [OFFSET m]``. Anything else (OR, NOT,
-parentheses, functions, EXISTS, MATCHES, LIKE, aggregates, EHR predicates) raises
+parentheses, functions, EXISTS, MATCHES, aggregates, EHR predicates) raises
 ``AqlError`` so the emulator answers 400 instead of returning wrong rows.
 
 Parameters are bound after parsing, as values: a parameter can never change the query.
@@ -19,8 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 CONTAINABLE = {"COMPOSITION", "EVALUATION", "OBSERVATION", "ADMIN_ENTRY", "INSTRUCTION", "ACTION", "SECTION", "CLUSTER", "ELEMENT"}  # fmt: skip
-KEYWORDS = {"SELECT", "DISTINCT", "AS", "FROM", "CONTAINS", "WHERE", "AND", "ORDER", "BY", "ASC", "DESC", "ASCENDING", "DESCENDING", "LIMIT", "OFFSET"}  # fmt: skip
-UNSUPPORTED = {"OR", "NOT", "XOR", "EXISTS", "MATCHES", "LIKE", "TOP", "COUNT", "MAX", "MIN", "AVG", "SUM", "VERSION"}  # fmt: skip
+KEYWORDS = {"SELECT", "DISTINCT", "AS", "FROM", "CONTAINS", "WHERE", "AND", "ORDER", "BY", "ASC", "DESC", "ASCENDING", "DESCENDING", "LIMIT", "OFFSET", "LIKE"}  # fmt: skip
+UNSUPPORTED = {"OR", "NOT", "XOR", "EXISTS", "MATCHES", "TOP", "COUNT", "MAX", "MIN", "AVG", "SUM", "VERSION"}  # fmt: skip
 
 TOKEN = re.compile(
     r"""
@@ -235,6 +237,11 @@ class _Parser:
         if self.keyword("WHERE", optional=True):
             while True:
                 path = self.path()
+                if self.keyword("LIKE", optional=True):
+                    query.where.append(Condition(path, "LIKE", self.operand()))
+                    if not self.keyword("AND", optional=True):
+                        break
+                    continue
                 op = self.next()
                 if op.kind != "op":
                     raise AqlError(f"expected a comparison after {path.text}, found {op.text!r}")
@@ -342,9 +349,31 @@ COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+def like_pattern(pattern: str) -> re.Pattern[str]:
+    """AQL ``LIKE``: ``*`` any run of characters, ``?`` one, ``\\`` takes the next literally."""
+    parts, escaped = [], False
+    for ch in pattern:
+        if escaped:
+            parts.append(re.escape(ch))
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == "*":
+            parts.append(".*")
+        elif ch == "?":
+            parts.append(".")
+        else:
+            parts.append(re.escape(ch))
+    return re.compile("".join(parts), re.S)
+
+
 def _matches(left: Any, op: str, right: Any) -> bool:
     if left is None or right is None:
         return False
+    if op == "LIKE":
+        if not isinstance(left, str) or not isinstance(right, str):
+            return False
+        return like_pattern(right).fullmatch(left) is not None
     a, b = _comparable(left), _comparable(right)
     if a[0] != b[0]:
         return op == "!="

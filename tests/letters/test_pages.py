@@ -52,6 +52,8 @@ def test_the_patient_page_lists_letters_newest_first(world: World, clinician: Fl
     assert "Dr Owen Hughes" in body
     for status in ("Draft", "Final", "Amended"):
         assert f">{status}</span>" in body
+    [listed] = audit_rows(world.app, "letter.list")
+    assert (listed.patient_nhs_number, listed.patient_name) == ("9434765919", "JONES, Mary")
 
 
 def test_upstream_text_in_the_list_is_escaped(world: World, clinician: FlaskClient) -> None:
@@ -97,7 +99,7 @@ def test_the_patient_page_costs_one_aql_request_with_values_as_parameters(
     sent = world.aql_requests[before:]
     assert len(sent) == 1
     assert "O'Brien" not in sent[0]["q"] and patient not in sent[0]["q"]
-    assert sent[0]["query_parameters"]["author"] == "Dr O'Brien"
+    assert sent[0]["query_parameters"]["author"] == "*Dr O'Brien*"
     assert sent[0]["query_parameters"]["subject_id"] == patient
     assert sent[0]["query_parameters"]["subject_namespace"] == world.namespace
 
@@ -165,8 +167,15 @@ def test_filters_work_without_javascript(world: World, clinician: FlaskClient) -
     assert titles(clinician.get(f"/patients/{patient}?letters_author=Dr+Owen+Hughes")) == [
         "Cardiology clinic letter 10"
     ]
+    for part in ("Hughes", "hughes", "HUGHES", "Owen Hu"):
+        found = clinician.get(f"/patients/{patient}", query_string={"letters_author": part})
+        assert titles(found) == ["Cardiology clinic letter 10"], part
+    wildcard = clinician.get(f"/patients/{patient}", query_string={"letters_author": "*"})
+    assert titles(wildcard) == [], "a * typed is a character, not a wildcard"
     ranged = clinician.get(f"/patients/{patient}?letters_from=2025-03-05&letters_to=2025-03-15")
     assert titles(ranged) == ["Cardiology clinic letter 10"]
+    typed = clinician.get(f"/patients/{patient}?letters_from=05-03-2025&letters_to=15/03/2025")
+    assert titles(typed) == ["Cardiology clinic letter 10"], "dates typed day-month-year"
     none = clinician.get(f"/patients/{patient}?letters_status=amended")
     assert titles(none) == []
     assert "No letters match these filters." in page_text(none)
@@ -369,6 +378,7 @@ def test_the_letter_page_shows_banner_metadata_body_and_raw_composition(
         uid,
         patient,
     )
+    assert (row.patient_nhs_number, row.patient_name) == ("9434765919", "JONES, Mary")
 
 
 def test_the_letter_body_is_sanitised(world: World, clinician: FlaskClient) -> None:
@@ -457,3 +467,14 @@ def test_the_letter_page_still_shows_when_fhir_is_down(
     body = page_text(response)
     assert "The patient's details cannot be shown" in body
     assert "Cardiology clinic letter 1" in body
+
+
+def test_a_patient_without_letters_is_told_so_once(world: World, clinician: FlaskClient) -> None:
+    patient = world.patient()
+    page = clinician.get(f"/patients/{patient}").get_data(as_text=True)
+    section = page.split('id="letters"')[1]
+    assert "There are no letters for this patient." in section
+    status = re.search(r'<p id="letters-status" class="([^"]*)"', section)
+    assert status is not None and "visually-hidden" in status.group(1), (
+        "the status line repeats the message for screen readers only"
+    )

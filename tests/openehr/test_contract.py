@@ -188,6 +188,8 @@ def test_letters_filter_by_status_author_and_date_range(target: Target) -> None:
 
     assert titles(LetterFilters(status="final")) == ["Clinic letter 3", "Clinic letter 2"]
     assert titles(LetterFilters(author="Dr A Draft")) == ["Clinic letter 3", "Clinic letter 1"]
+    assert titles(LetterFilters(author="Draft")) == ["Clinic letter 3", "Clinic letter 1"]
+    assert titles(LetterFilters(author="b final")) == ["Clinic letter 4", "Clinic letter 2"]
     assert titles(LetterFilters(date_from=date(2025, 1, 11), date_to=date(2025, 1, 21))) == [
         "Clinic letter 3",
         "Clinic letter 2",

@@ -59,6 +59,7 @@ def test_other_labels() -> None:
     assert gender_label("female") == "Female"
     assert gender_label("unknown") == "Not known"
     assert gender_label("") == "Not known"
-    assert instant_label("2025-05-23T05:42:36.551+00:00") == "23-May-2025 05:42 UTC"
+    assert instant_label("2025-05-23T05:42:36.551+00:00") == "23-May-2025 06:42"  # BST
+    assert instant_label("2025-01-23T05:42:36.551+00:00") == "23-Jan-2025 05:42"  # GMT
     assert instant_label("") == "Not known"
     assert banner_name(parse_patient({"resourceType": "Patient", "id": "1"})) == "Name not known"

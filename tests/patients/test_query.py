@@ -99,7 +99,8 @@ def test_extra_fields() -> None:
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
     [
-        ({"q": "smith", "dob": "31-02-1970"}, "dob", "day-month-year"),
+        ({"q": "smith", "dob": "31-02-1970"}, "dob", "is not a real date"),
+        ({"q": "smith", "dob": "last spring"}, "dob", "day-month-year"),
         ({"q": "smith", "dob": "01-01-2030"}, "dob", "in the past"),
         ({"q": "smith 31-02-1970"}, "q", "not a real date"),
         ({"q": "smith", "gender": "f"}, "gender", "Choose a gender"),
