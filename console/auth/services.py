@@ -13,7 +13,6 @@ from flask import session
 from flask_login import login_user, logout_user
 from sqlalchemy import select
 
-from console.admin.accounts import is_username_shaped
 from console.appsettings import get_setting
 from console.audit import record_event
 from console.auth import clock, lockout, sessions, stepup, totp
@@ -39,6 +38,8 @@ def _fail(user: User | None, username: str, reason: str, *, count: bool) -> None
     """Record a failed attempt (and count it towards lockout); commits."""
     if user is not None and count:
         lockout.register_failure(user, reason)
+    from console.admin.accounts import is_username_shaped  # (accounts imports this module)
+
     typed = username.strip().lower()
     # A password typed into the username box must not become readable to auditors: an unknown
     # name is recorded only when it is shaped like a username.
