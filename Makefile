@@ -34,12 +34,14 @@ $(HTMX): $(NODE_MODULES)
 run: install
 	$(PY) -m tests.emulators.sandbox --host $(HOST) --port $(PORT)
 
-## Install everything and run the whole test suite (lint first).
+## Install everything and run the whole test suite (lint first) on the project's own PostgreSQL
+## cluster (.stack/, port 54329); with CI=true or STACK_LIVE=1 real EHRbase starts alongside
+## for the live tests. Everything started is stopped at the end.
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	bash tests/install_system_tools.sh
-	$(VENV)/bin/pytest
+	$(PY) -m stack test $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
