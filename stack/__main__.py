@@ -131,10 +131,15 @@ def main(argv: list[str] | None = None) -> int:
     test = commands.add_parser("test", help="run pytest on the project's servers")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
     commands.add_parser("up", help="start every server until Ctrl-C")
+    commands.add_parser("serve", help="make stack: the servers, seeded, and the console")
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["test"]:
         # Everything after "test" is pytest's, options included.
         return run_tests(argv[1:])
+    if argv[:1] == ["serve"]:
+        from stack import sandbox
+
+        return sandbox.main(argv[1:])
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
