@@ -9,7 +9,7 @@ NODE_MODULES := node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install assets run serve test lint format migrate clean
+.PHONY: install assets run serve stack test lint format migrate clean
 
 install: $(INSTALLED) assets
 
@@ -34,12 +34,21 @@ $(HTMX): $(NODE_MODULES)
 run: install
 	$(PY) -m tests.emulators.sandbox --host $(HOST) --port $(PORT)
 
-## Install everything and run the whole test suite (lint first).
+## The platform of compose.dev.yml without Docker: the project's PostgreSQL with its three
+## databases, real EHRbase (HAPI FHIR once its launcher is in stack/platform.py's SERVERS), the
+## console on PostgreSQL against them, sandbox data loaded. Needs Java 25 and Maven; Ctrl-C stops it.
+stack: install
+	bash tests/install_system_tools.sh
+	$(PY) -m stack serve --host $(HOST) --port $(PORT)
+
+## Install everything and run the whole test suite (lint first) on the project's own PostgreSQL
+## cluster (.stack/, port 54329); with CI=true or STACK_LIVE=1 real EHRbase starts alongside
+## for the live tests. Everything started is stopped at the end.
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	bash tests/install_system_tools.sh
-	$(VENV)/bin/pytest
+	$(PY) -m stack test $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -12,10 +12,18 @@ import psycopg
 import pytest
 from flask import Flask
 from flask_migrate import upgrade
+from psycopg.conninfo import conninfo_to_dict
+from sqlalchemy.engine import URL
 
 from console import create_app
+from stack import postgres as project_postgres
 
-PG_ADMIN_DSN = os.environ.get("TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_DSN = os.environ.get("TEST_PG_DSN") or project_postgres.dsn()
+"""The superuser's DSN: ``TEST_PG_DSN`` (``make test`` sets it) or the project's own cluster."""
+_PG_SERVER = conninfo_to_dict(PG_ADMIN_DSN)
+PG_HOST = str(_PG_SERVER.get("host") or "127.0.0.1")
+PG_PORT = int(_PG_SERVER.get("port") or 5432)
+PG_SUPERUSER = str(_PG_SERVER.get("user") or "postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -79,10 +87,26 @@ def require_postgres() -> None:
     """Skip without PostgreSQL on a laptop; fail in CI, where it must be there."""
     if postgres_available():
         return
-    message = f"PostgreSQL is not reachable at {PG_ADMIN_DSN}"
+    message = (
+        f"PostgreSQL is not reachable at {PG_ADMIN_DSN} "
+        "(make test starts the project's own cluster; or run: .venv/bin/python -m stack postgres start)"
+    )
     if IN_CI:
         pytest.fail(message + " (CI=true: PostgreSQL tests must run)")
     pytest.skip(message)
+
+
+def pg_url(database: str, user: str | None = None, password: str | None = None) -> str:
+    """A SQLAlchemy URL for ``database`` on the test server (the superuser unless ``user``)."""
+    url = URL.create(
+        "postgresql+psycopg",
+        username=user or PG_SUPERUSER,
+        password=password if user else _PG_SERVER.get("password"),
+        host=PG_HOST,
+        port=PG_PORT,
+        database=database,
+    )
+    return url.render_as_string(hide_password=False)
 
 
 @pytest.fixture
@@ -96,7 +120,7 @@ def pg_database() -> Iterator[Callable[..., str]]:
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"' + (f' OWNER "{owner}"' if owner else ""))
         created.append(name)
-        return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        return pg_url(name)
 
     yield make
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:

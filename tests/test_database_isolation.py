@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.conftest import PG_ADMIN_DSN, require_postgres
+from tests.conftest import PG_ADMIN_DSN, PG_HOST, PG_PORT, require_postgres
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def three_databases() -> Iterator[dict[str, tuple[str, str, str]]]:
             made[service] = (name, user, password)
     for service in ("fhir", "ehrbase"):
         name, user, password = made[service]
-        dsn = f"host=127.0.0.1 port=5432 dbname={name} user={user} password={password}"
+        dsn = f"host={PG_HOST} port={PG_PORT} dbname={name} user={user} password={password}"
         with psycopg.connect(dsn, autocommit=True) as owner:
             owner.execute("CREATE TABLE patient_data (id int, secret text)")
             owner.execute("INSERT INTO patient_data VALUES (1, 'clinical')")
@@ -63,8 +63,8 @@ def three_databases() -> Iterator[dict[str, tuple[str, str, str]]]:
 def _connect_as(role: tuple[str, str, str], database: str) -> psycopg.Connection:
     _, user, password = role
     return psycopg.connect(
-        host="127.0.0.1",
-        port=5432,
+        host=PG_HOST,
+        port=PG_PORT,
         dbname=database,
         user=user,
         password=password,

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
+from tests.conftest import PG_HOST, PG_PORT
+
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = {
     "users",
@@ -76,8 +78,8 @@ def test_migrations_on_postgresql(pg_database: Callable[..., str]) -> None:
     env = {
         "AUTH_DB_NAME": name,
         "AUTH_DB_USER": "postgres",
-        "AUTH_DB_HOST": "127.0.0.1",
-        "AUTH_DB_PORT": "5432",
+        "AUTH_DB_HOST": PG_HOST,
+        "AUTH_DB_PORT": str(PG_PORT),
         "CONSOLE_ENV": "development",
     }
     run_cycle(env, url)

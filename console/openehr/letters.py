@@ -44,7 +44,11 @@ LIST_SELECT = (
     f"{lt.AQL_RECIPIENT} AS recipient, "
     "e/ehr_id/value AS ehr_id"
 )
-ORDER_NEWEST_FIRST = "ORDER BY c/context/start_time/value DESC, c/uid/value DESC"
+# Dates are filtered and ordered on the DV_DATE_TIME itself, which EHRbase compares as the
+# instant it names; its ``/value`` is a string, compared as text, so letters written with
+# different UTC offsets (GMT and BST) would fall on the wrong day and sort out of time order.
+LETTER_TIME = "c/context/start_time"
+ORDER_NEWEST_FIRST = f"ORDER BY {LETTER_TIME} DESC, c/uid/value DESC"
 
 
 @dataclass(frozen=True)
@@ -161,10 +165,10 @@ def letters_query(
         "template_id": template_id,
     }
     if filters.date_from is not None:
-        clauses.append("c/context/start_time/value >= $date_from")
+        clauses.append(f"{LETTER_TIME} >= $date_from")
         params["date_from"] = datetime.combine(filters.date_from, time.min, tz).isoformat()
     if filters.date_to is not None:
-        clauses.append("c/context/start_time/value < $date_to")
+        clauses.append(f"{LETTER_TIME} < $date_to")
         params["date_to"] = datetime.combine(
             filters.date_to + timedelta(days=1), time.min, tz
         ).isoformat()

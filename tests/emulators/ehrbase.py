@@ -596,7 +596,8 @@ class EhrbaseEmulator:
     def upload_template(self, request: Request) -> Response:
         accept = request.headers.get("Accept", "*/*")
         if "xml" not in accept and "*/*" not in accept:
-            return Response(b"", status=406)
+            # Spring's answer, in the representation the client asked for.
+            return self.error(406, "No acceptable representation")
         content_type = request.content_type or ""
         if "xml" not in content_type:
             raise HttpError(415, f"Content-Type '{content_type}' is not supported", xml=True)

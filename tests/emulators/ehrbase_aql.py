@@ -323,19 +323,35 @@ def resolve(obj: Any, segments: tuple[tuple[str, str | None], ...]) -> Any:
     return current
 
 
-def _comparable(value: Any) -> tuple[int, Any]:
+TEMPORAL_TYPES = {"DV_DATE_TIME", "DV_DATE", "DV_TIME"}
+"""Data values EHRbase compares by the time they name (DV_ORDERED), not by their text."""
+
+
+def _is_temporal(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("_type") in TEMPORAL_TYPES
+
+
+def _instant(value: Any) -> tuple[int, Any]:
+    if not isinstance(value, str):
+        return (3, str(value))
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return (2, value)
+    return (0, parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
+
+
+def _comparable(value: Any, *, temporal: bool = False) -> tuple[int, Any]:
+    """What EHRbase compares: a path ending at a DV_DATE_TIME (or DV_DATE, DV_TIME) by the
+    instant it names, and a string, such as that data value's ``/value``, as text."""
+    if _is_temporal(value):
+        return _instant(value.get("value"))
     if isinstance(value, bool):
         return (1, int(value))
     if isinstance(value, int | float):
         return (1, value)
     if isinstance(value, str):
-        if re.match(r"^\d{4}-\d{2}-\d{2}(T|$)", value):
-            try:
-                parsed = datetime.fromisoformat(value)
-            except ValueError:
-                return (2, value)
-            return (0, parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
-        return (2, value)
+        return _instant(value) if temporal else (2, value)
     return (3, str(value))
 
 
@@ -374,7 +390,7 @@ def _matches(left: Any, op: str, right: Any) -> bool:
         if not isinstance(left, str) or not isinstance(right, str):
             return False
         return like_pattern(right).fullmatch(left) is not None
-    a, b = _comparable(left), _comparable(right)
+    a, b = _comparable(left), _comparable(right, temporal=_is_temporal(left))
     if a[0] != b[0]:
         return op == "!="
     return COMPARE[op](a[1], b[1])

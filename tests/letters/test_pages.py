@@ -117,7 +117,7 @@ def test_the_aql_body_is_query_parameters_offset_and_fetch_only(
     assert sent["query_parameters"]["template_id"] == lt.TEMPLATE_ID
     assert sent["query_parameters"]["status_code"] == lt.STATUS_CODES["final"]
     assert f"COMPOSITION c[{lt.COMPOSITION_ARCHETYPE}]" in sent["q"]
-    assert "ORDER BY c/context/start_time/value DESC" in sent["q"]
+    assert "ORDER BY c/context/start_time DESC" in sent["q"], "the DV_DATE_TIME, not its text"
     assert "LIMIT" not in sent["q"].upper()
 
 

@@ -1,14 +1,11 @@
 """Fixtures for the EHRbase client suites: the emulator, or a real EHRbase for ``live`` runs.
 
 The contract suite (``test_contract.py``) runs once against the emulator and once, marked
-``live``, against the server named by ``EHRBASE_URL`` (credentials from ``EHRBASE_API_USER``,
-``EHRBASE_API_PASSWORD``, ``EHRBASE_API_ADMIN_USER``, ``EHRBASE_API_ADMIN_PASSWORD``); the
-live run is skipped when ``EHRBASE_URL`` is not set.
+``live``, against the real EHRbase of the live tier (``tests/live.py``).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -24,6 +21,7 @@ from tests.emulators.ehrbase import (
     start_ehrbase_emulator,
 )
 from tests.emulators.server import EmulatorServer
+from tests.live import live_ehrbase
 
 
 @dataclass
@@ -84,17 +82,9 @@ def ehrbase(ehrbase_server: tuple[EmulatorServer, str]) -> Iterator[Target]:
 
 @pytest.fixture(params=["emulator", pytest.param("live", marks=pytest.mark.live)])
 def target(request: pytest.FixtureRequest) -> Iterator[Target]:
-    """The emulator, then (marked ``live``) the real EHRbase at ``EHRBASE_URL``."""
+    """The emulator, then (marked ``live``) the real EHRbase of the live tier."""
     if request.param == "emulator":
         yield request.getfixturevalue("ehrbase")
         return
-    url = os.environ.get("EHRBASE_URL")
-    if not url:
-        pytest.skip("EHRBASE_URL is not set: no real EHRbase to check the contract against")
-    yield Target(
-        url=url,
-        user=os.environ.get("EHRBASE_API_USER", DEFAULT_USER[0]),
-        password=os.environ.get("EHRBASE_API_PASSWORD", DEFAULT_USER[1]),
-        admin_user=os.environ.get("EHRBASE_API_ADMIN_USER"),
-        admin_password=os.environ.get("EHRBASE_API_ADMIN_PASSWORD"),
-    )
+    real = live_ehrbase()
+    yield Target(real.url, real.user, real.password, real.admin_user, real.admin_password)

@@ -6,7 +6,8 @@ Each test uses its own subject ids, so the live run can share a server with othe
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -195,6 +196,74 @@ def test_letters_filter_by_status_author_and_date_range(target: Target) -> None:
         "Clinic letter 2",
     ]
     assert titles(LetterFilters(status="amended", author="Dr A Draft")) == []
+
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def _letter_at(title: str, when: datetime) -> lt.LetterInput:
+    return lt.LetterInput(
+        title=title,
+        body_markdown="Seen in clinic.",
+        status="final",
+        author="Dr Priya Raman",
+        date=when,
+        recipient=None,
+    )
+
+
+def _titles(client: EhrbaseClient, subject_id: str, filters: LetterFilters) -> list[str]:
+    page = list_letters(
+        client,
+        subject_id=subject_id,
+        namespace="fhir",
+        template_id=lt.TEMPLATE_ID,
+        filters=filters,
+        tz=LONDON,
+    )
+    return [item.title for item in page.letters]
+
+
+def test_letter_dates_compare_as_instants_across_midnight_and_the_clock_change(
+    target: Target,
+) -> None:
+    """Letters written with different UTC offsets fall on their London day and sort by time.
+
+    The clocks went forward at 01:00 GMT on 30 March 2025. Compared as text, the letter
+    written at 00:30+01:00 (23:30 GMT on the 29th) would sort after 23:45 GMT and count as the
+    30th."""
+    client = with_template(target)
+    subject_id = subject()
+    plus_one = timezone(timedelta(hours=1))
+    store_letters(
+        client,
+        subject_id,
+        [
+            _letter_at("Evening, GMT", datetime(2025, 3, 29, 23, 45, tzinfo=UTC)),
+            _letter_at("Late evening, +01:00", datetime(2025, 3, 30, 0, 30, tzinfo=plus_one)),
+            _letter_at("Morning, BST", datetime(2025, 3, 30, 9, 0, tzinfo=plus_one)),
+            _letter_at("Autumn, just after midnight", datetime(2025, 10, 26, 0, 10, tzinfo=UTC)),
+            _letter_at("Autumn, just before", datetime(2025, 10, 25, 23, 50, tzinfo=UTC)),
+        ],
+    )
+    assert _titles(client, subject_id, LetterFilters(date_to=date(2025, 3, 29))) == [
+        "Evening, GMT",
+        "Late evening, +01:00",
+    ]
+    assert _titles(
+        client, subject_id, LetterFilters(date_from=date(2025, 3, 30), date_to=date(2025, 3, 30))
+    ) == ["Morning, BST"]
+    # 25 October is BST until the clocks go back at 01:00 UTC on the 26th: 23:50 UTC on the
+    # 25th is 00:50 on the 26th in London, and so is 00:10 UTC (01:10 BST).
+    assert _titles(client, subject_id, LetterFilters(date_from=date(2025, 10, 26))) == [
+        "Autumn, just after midnight",
+        "Autumn, just before",
+    ]
+    assert _titles(client, subject_id, LetterFilters(date_to=date(2025, 10, 25))) == [
+        "Morning, BST",
+        "Evening, GMT",
+        "Late evening, +01:00",
+    ]
 
 
 def test_a_quote_in_the_patient_id_cannot_change_the_query(target: Target) -> None:

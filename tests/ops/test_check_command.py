@@ -13,7 +13,7 @@ from flask import Flask
 from flask_migrate import upgrade
 
 from console import create_app
-from tests.conftest import base_config
+from tests.conftest import PG_HOST, PG_PORT, base_config
 from tests.emulators.server import EmulatorServer
 from tests.ops.conftest import ADMIN_PASSWORD, API_PASSWORD
 
@@ -137,7 +137,8 @@ def test_production_requires_both_services_and_names_the_missing_variables(
         "AUTH_DB_NAME": name,
         "AUTH_DB_USER": "postgres",
         "AUTH_DB_PASSWORD": SECRETS["AUTH_DB_PASSWORD"],
-        "AUTH_DB_HOST": "127.0.0.1",
+        "AUTH_DB_HOST": PG_HOST,
+        "AUTH_DB_PORT": str(PG_PORT),
     }
     config = base_config(tmp_path, "unused")
     config.pop("AUTH_DATABASE_URL")
@@ -147,7 +148,7 @@ def test_production_requires_both_services_and_names_the_missing_variables(
     status, output = _check(app)
     assert status == 1
     assert "Quill Console" in output and "(production)" in output
-    assert f"postgresql://postgres:********@127.0.0.1:5432/{name}, revision" in output
+    assert f"postgresql://postgres:********@{PG_HOST}:{PG_PORT}/{name}, revision" in output
     assert "FHIR_SERVER_URL is not set." in output and "EHRBASE_URL is not set." in output
     assert "FAILED: HAPI FHIR, EHRbase." in output
     assert "take one to two minutes" not in output, "nothing is starting: they are not configured"

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.conftest import IN_CI, PG_ADMIN_DSN, require_postgres
+from tests.conftest import IN_CI, PG_ADMIN_DSN, PG_HOST, PG_PORT, require_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 SQL = ROOT / "docker" / "postgres" / "sql"
@@ -43,8 +43,8 @@ def _psql(script: Path, **variables: str) -> subprocess.CompletedProcess[str]:
 
 def _connect(database: str, user: str, password: str) -> psycopg.Connection:
     return psycopg.connect(
-        host="127.0.0.1",
-        port=5432,
+        host=PG_HOST,
+        port=PG_PORT,
         dbname=database,
         user=user,
         password=password,
@@ -184,7 +184,7 @@ def test_init_scripts_feed_the_sql_from_env_and_lock_the_superuser_afterwards() 
     ):
         text = (INITDB / script).read_text()
         assert text.startswith("#!/bin/sh\n") and "set -eu" in text
-        assert text.index(f"/quill-sql/{sql_file}") < text.index("/quill-sql/lock-superuser.sql")
+        assert text.index(f"/quill-sql}}/{sql_file}") < text.index("/quill-sql}/lock-superuser.sql")
         assert "--set" in text, "values reach SQL as psql variables, quoted by psql"
     lock = (SQL / "lock-superuser.sql").read_text()
     assert 'ALTER ROLE :"superuser" WITH PASSWORD NULL;' in lock

@@ -221,8 +221,19 @@ def health_role() -> Iterator[str]:
         admin.execute(
             sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'health-pw-5150'").format(sql.Identifier(role))
         )
+        # The server may close its maintenance database to PUBLIC, as the init scripts do.
+        admin.execute(
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                sql.Identifier(_fhir_database_environ()["FHIR_DB_NAME"]), sql.Identifier(role)
+            )
+        )
     yield role
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("REVOKE CONNECT ON DATABASE {} FROM {}").format(
+                sql.Identifier(_fhir_database_environ()["FHIR_DB_NAME"]), sql.Identifier(role)
+            )
+        )
         admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
