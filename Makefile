@@ -9,7 +9,7 @@ NODE_MODULES := node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install assets run serve test lint format migrate clean
+.PHONY: install assets run serve test lint format migrate clean hapi-server
 
 install: $(INSTALLED) assets
 
@@ -51,6 +51,15 @@ format: install
 
 migrate: install
 	$(VENV)/bin/flask --app console db upgrade
+
+## HAPI FHIR 8.8's JPA server (stack/hapi-server/), built with Maven only when its sources change.
+HAPI_JAR := stack/hapi-server/target/quill-hapi-server.jar
+HAPI_SOURCES := stack/hapi-server/pom.xml $(shell find stack/hapi-server/src -type f 2>/dev/null)
+
+hapi-server: $(HAPI_JAR)
+
+$(HAPI_JAR): $(HAPI_SOURCES) stack/hapi.py
+	$(PYTHON) -m stack.hapi build
 
 ## The HAPI container's healthcheck probe (compose.dev.yml): rebuild after editing the source.
 docker/hapi/HapiHealthCheck.class: docker/hapi/HapiHealthCheck.java
