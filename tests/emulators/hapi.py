@@ -653,7 +653,6 @@ class HapiEmulator:
                     409,
                     f"HAPI-0550: HAPI-0989: Trying to update {resource_type}/{resource_id}/"
                     f"_history/{wanted} but this is not the current version",
-                    code="conflict",
                 )
         if not stored.deleted_at and _content(stored.current) == _content(resource):
             return self._write_answer(200, stored, base, prefer, "No changes detected")
@@ -759,9 +758,7 @@ class HapiEmulator:
         if raw is None:
             return self.default_page_size
         if not raw.isdigit():
-            raise FhirHttpError(
-                400, f'HAPI-1459: Invalid _count value "{raw}": must be a non-negative integer'
-            )
+            raise FhirHttpError(400, f"HAPI-0375: Invalid _count value: {raw}")
         return int(raw)
 
     def _validate(self, params: list[tuple[str, str]]) -> None:

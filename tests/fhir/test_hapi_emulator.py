@@ -373,3 +373,20 @@ def test_delete_and_the_gone_read_name_the_deletions_version(hapi: Hapi) -> None
     gone = requests.get(f"{hapi.base_url}/Patient/{patient_id}", timeout=5)
     assert gone.status_code == 410
     assert gone.headers["Location"] == version_2
+
+
+def test_a_stale_if_match_and_a_bad_count_are_worded_as_hapi_words_them(hapi: Hapi) -> None:
+    [patient_id] = hapi.app.seed([person("Stale", "A")])
+    url = f"{hapi.base_url}/Patient/{patient_id}"
+    current = requests.get(url, timeout=5).json()
+    headers = {"Content-Type": "application/fhir+json", "If-Match": 'W/"1"'}
+    male = json.dumps({**current, "gender": "male"})
+    first = requests.put(url, data=male, headers=headers, timeout=5)
+    assert first.status_code == 200
+    other = json.dumps({**current, "gender": "other"})
+    stale = requests.put(url, data=other, headers=headers, timeout=5)
+    assert stale.status_code == 409
+    assert stale.json()["issue"][0]["code"] == "processing"
+    bad = requests.get(f"{hapi.base_url}/Patient?_count=many", timeout=5)
+    assert bad.status_code == 400
+    assert bad.json()["issue"][0]["diagnostics"] == "HAPI-0375: Invalid _count value: many"
