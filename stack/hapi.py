@@ -22,8 +22,10 @@ JAR = SOURCE_DIR / "target" / "quill-hapi-server.jar"
 MINIMUM_JAVA = 17
 HEAP = "-Xmx1g"
 """Enough for the console's searches and a 200-patient seed; the CI machine runs EHRbase too."""
-READY_TIMEOUT_SECONDS = 300.0
-"""The first start creates HAPI's schema: about a minute on a quiet two-core machine."""
+READY_TIMEOUT_SECONDS = 1200.0
+"""HAPI parses every R4 StructureDefinition on start and builds its CapabilityStatement on the
+first ``/fhir/metadata`` (which may take minutes to answer): ready after 17 minutes on a two-core
+machine with a load average of 20, a small part of that on a quiet one."""
 
 
 class HapiBuildError(RuntimeError):
