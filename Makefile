@@ -9,7 +9,7 @@ NODE_MODULES := node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install assets run serve stack test lint format migrate clean
+.PHONY: install assets run serve stack test lint format migrate clean hapi-server
 
 install: $(INSTALLED) assets
 
@@ -35,14 +35,14 @@ run: install
 	$(PY) -m tests.emulators.sandbox --host $(HOST) --port $(PORT)
 
 ## The platform of compose.dev.yml without Docker: the project's PostgreSQL with its three
-## databases, real EHRbase (HAPI FHIR once its launcher is in stack/platform.py's SERVERS), the
+## databases, real EHRbase and HAPI FHIR (stack/platform.py's SERVERS), the
 ## console on PostgreSQL against them, sandbox data loaded. Needs Java 25 and Maven; Ctrl-C stops it.
 stack: install
 	bash tests/install_system_tools.sh
 	$(PY) -m stack serve --host $(HOST) --port $(PORT)
 
 ## Install everything and run the whole test suite (lint first) on the project's own PostgreSQL
-## cluster (.stack/, port 54329); with CI=true or STACK_LIVE=1 real EHRbase starts alongside
+## cluster (.stack/, port 54329); with CI=true or STACK_LIVE=1 real EHRbase and HAPI FHIR start alongside
 ## for the live tests. Everything started is stopped at the end.
 test: install
 	$(VENV)/bin/ruff check .
@@ -60,6 +60,15 @@ format: install
 
 migrate: install
 	$(VENV)/bin/flask --app console db upgrade
+
+## HAPI FHIR 8.8's JPA server (stack/hapi-server/), built with Maven only when its sources change.
+HAPI_JAR := stack/hapi-server/target/quill-hapi-server.jar
+HAPI_SOURCES := stack/hapi-server/pom.xml $(shell find stack/hapi-server/src -type f 2>/dev/null)
+
+hapi-server: $(HAPI_JAR)
+
+$(HAPI_JAR): $(HAPI_SOURCES) stack/hapi.py
+	$(PYTHON) -m stack.hapi build
 
 ## The HAPI container's healthcheck probe (compose.dev.yml): rebuild after editing the source.
 docker/hapi/HapiHealthCheck.class: docker/hapi/HapiHealthCheck.java

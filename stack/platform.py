@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from stack.spec import STATE_DIR, ServerSpec, port
 
-SERVERS: tuple[str, ...] = ("postgres", "ehrbase")
+SERVERS: tuple[str, ...] = ("postgres", "ehrbase", "hapi")
 """The servers ``make stack`` and the live test tier start, in start order."""
 
 NAMES = {

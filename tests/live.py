@@ -18,7 +18,7 @@ import requests
 
 from tests.conftest import IN_CI
 
-READY_TIMEOUT_SECONDS = float(os.environ.get("LIVE_READY_TIMEOUT", "900"))
+READY_TIMEOUT_SECONDS = float(os.environ.get("LIVE_READY_TIMEOUT", "2400"))
 _ready: set[str] = set()
 
 

@@ -28,8 +28,11 @@ Served by ``EmulatorServer`` (real HTTP on loopback, fault injection). Base path
 from __future__ import annotations
 
 import copy
+import html
 import json
 import re
+import secrets
+import string
 import threading
 import time
 import unicodedata
@@ -49,21 +52,20 @@ CONTENT_TYPE = "application/fhir+json;charset=utf-8"
 BASE_PATH = "/fhir"
 
 PATIENT_SEARCH_PARAMETERS = (
-    "_content", "_id", "_lastUpdated", "_profile", "_security", "_source", "_tag", "_text",
-    "active", "address", "address-city", "address-country", "address-postalcode",
-    "address-state", "address-use", "birthdate", "death-date", "deceased", "email", "family",
-    "gender", "general-practitioner", "given", "identifier", "language", "link", "name",
-    "organization", "phone", "phonetic", "telecom",
+    "_id", "_lastUpdated", "_profile", "_security", "_source", "_tag", "active", "address",
+    "address-city", "address-country", "address-postalcode", "address-state", "address-use",
+    "birthdate", "death-date", "deceased", "email", "family", "gender", "general-practitioner",
+    "given", "identifier", "language", "link", "name", "organization", "phone", "phonetic",
+    "telecom",
 )  # fmt: skip
+"""As HAPI lists them in its errors; ``_content`` and ``_text`` need the full-text index, which
+the compose service runs without (``hibernate.search.enabled: false``)."""
+FULLTEXT_PARAMETERS = ("_content", "_text")
 RESULT_PARAMETERS = (
     "_count", "_sort", "_total", "_format", "_pretty", "_summary", "_elements", "_offset",
     "_include", "_revinclude",
 )  # fmt: skip
-SORTABLE = {
-    "_id", "_lastUpdated", "address", "address-city", "address-country", "address-postalcode",
-    "address-state", "birthdate", "death-date", "email", "family", "gender", "given",
-    "identifier", "name", "phone", "telecom", "active",
-}  # fmt: skip
+SORTABLE = frozenset(PATIENT_SEARCH_PARAMETERS)
 INTERACTIONS = (
     "read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create",
     "search-type",
@@ -74,16 +76,29 @@ DATE_VALUE = re.compile(
 )
 DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 SEARCH_CACHE_S = 60.0
+REQUEST_ID_ALPHABET = string.ascii_letters + string.digits
+MONTHS = (
+    "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December",
+)  # fmt: skip
+XHTML_DIV = '<div xmlns="http://www.w3.org/1999/xhtml">'
 
 
 class FhirHttpError(Exception):
     """An error answered as an OperationOutcome."""
 
-    def __init__(self, status: int, diagnostics: str, code: str = "processing") -> None:
+    def __init__(
+        self,
+        status: int,
+        diagnostics: str,
+        code: str = "processing",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(diagnostics)
         self.status = status
         self.diagnostics = diagnostics
         self.code = code
+        self.headers = headers or {}
 
 
 def outcome(diagnostics: str, severity: str = "error", code: str = "processing") -> dict:
@@ -276,7 +291,7 @@ class HapiEmulator:
     def delete(self, resource_type: str, resource_id: str) -> None:
         """Delete a resource as ``DELETE`` would (reads then answer 410)."""
         with self._lock:
-            self._delete(resource_type, resource_id)
+            self._delete(resource_type, resource_id, "")
 
     def expire_searches(self) -> None:
         """Forget every cached search, as HAPI does after its expiry time."""
@@ -307,7 +322,9 @@ class HapiEmulator:
         try:
             answer = self._dispatch(environ)
         except FhirHttpError as exc:
-            answer = Answer(exc.status, outcome(exc.diagnostics, code=exc.code))
+            answer = Answer(exc.status, outcome(exc.diagnostics, code=exc.code), exc.headers)
+        if answer.body is not None:
+            answer.body = with_narrative(answer.body)
         pretty = self._pretty(environ)
         if answer.body is None:
             payload = b""
@@ -385,7 +402,7 @@ class HapiEmulator:
                 )
         if len(parts) == 2 and method == "DELETE":
             with self._lock:
-                return self._delete(resource_type, parts[1])
+                return self._delete(resource_type, parts[1], base)
         raise FhirHttpError(
             400,
             "HAPI-0302: Invalid request: The FHIR endpoint on this server does not know how to "
@@ -492,7 +509,13 @@ class HapiEmulator:
                 number = int(version)
             else:
                 if stored.deleted_at:
-                    raise FhirHttpError(410, f"Resource was deleted at {stored.deleted_at}")
+                    # HAPI names the deletion's own version (the one after the last).
+                    gone = f"{base}/{resource_type}/{resource_id}/_history/{stored.version + 1}"
+                    raise FhirHttpError(
+                        410,
+                        f"Resource was deleted at {stored.deleted_at}",
+                        headers={"Location": gone},
+                    )
                 number = stored.version
             return Answer(
                 200,
@@ -503,9 +526,17 @@ class HapiEmulator:
     def _stamp(self, resource: dict[str, Any], resource_id: str, version: int) -> None:
         now, _ = self._now()
         meta = resource.get("meta") if isinstance(resource.get("meta"), dict) else {}
+        source = str(meta.get("source") or "").split("#", 1)[0]
         meta = {k: v for k, v in meta.items() if k not in ("versionId", "lastUpdated", "source")}
         resource["id"] = resource_id
-        resource["meta"] = {"versionId": str(version), "lastUpdated": now, **meta}
+        # HAPI records the writing request's id as the source (after the client's own, if any).
+        request_id = "".join(secrets.choice(REQUEST_ID_ALPHABET) for _ in range(16))
+        resource["meta"] = {
+            "versionId": str(version),
+            "lastUpdated": now,
+            "source": f"{source}#{request_id}",
+            **meta,
+        }
         ordered = {"resourceType": resource.pop("resourceType"), "id": resource.pop("id")}
         ordered["meta"] = resource.pop("meta")
         ordered.update(resource)
@@ -628,7 +659,6 @@ class HapiEmulator:
                     409,
                     f"HAPI-0550: HAPI-0989: Trying to update {resource_type}/{resource_id}/"
                     f"_history/{wanted} but this is not the current version",
-                    code="conflict",
                 )
         if not stored.deleted_at and _content(stored.current) == _content(resource):
             return self._write_answer(200, stored, base, prefer, "No changes detected")
@@ -644,7 +674,7 @@ class HapiEmulator:
             f'{stored.version}". Took 4ms.',
         )
 
-    def _delete(self, resource_type: str, resource_id: str) -> Answer:
+    def _delete(self, resource_type: str, resource_id: str, base: str) -> Answer:
         stored = self._resources.get((resource_type, resource_id))
         if stored is None:
             raise FhirHttpError(
@@ -652,14 +682,26 @@ class HapiEmulator:
             )
         if not stored.deleted_at:
             stored.deleted_at, _ = self._now()
-        return Answer(
-            200,
-            outcome(
-                "Successfully deleted 1 resource(s). Took 3ms.",
-                severity="information",
-                code="informational",
-            ),
+        deleted = outcome(
+            "Successfully deleted 1 resource(s). Took 3ms.",
+            severity="information",
+            code="informational",
         )
+        deleted["issue"][0] = {
+            **{k: v for k, v in deleted["issue"][0].items() if k != "diagnostics"},
+            "details": {
+                "coding": [
+                    {
+                        "system": "https://hapifhir.io/fhir/CodeSystem/hapi-fhir-storage-response-code",
+                        "code": "SUCCESSFUL_DELETE",
+                        "display": "Delete succeeded.",
+                    }
+                ]
+            },
+            "diagnostics": deleted["issue"][0]["diagnostics"],
+        }
+        location = f"{base}/{resource_type}/{resource_id}/_history/{stored.version + 1}"
+        return Answer(200, deleted, {"Content-Location": location})
 
     # -- search ------------------------------------------------------------------------
 
@@ -702,20 +744,19 @@ class HapiEmulator:
                 cached = CachedSearch(str(uuid.uuid4()), ids, self.clock(), key, include_total)
                 self._searches[cached.id] = cached
         if options.get("_summary") == "count" or count == 0:
-            return Answer(200, self._count_bundle(cached))
+            return searched(self._count_bundle(cached))
         self_url = f"{base}/Patient?" + _query_string(sorted(params, key=lambda kv: kv[0]))
         offset = options.get("_offset")
         if offset is not None:
             if not offset.isdigit():
                 raise FhirHttpError(400, f'HAPI-1440: Invalid _offset value "{offset}"')
-            return Answer(
-                200,
+            return searched(
                 self._bundle(
                     cached, base, self_url, int(offset), count, options, params, pretty=pretty
-                ),
+                )
             )
-        return Answer(
-            200, self._bundle(cached, base, self_url, 0, count, options, None, pretty=pretty)
+        return searched(
+            self._bundle(cached, base, self_url, 0, count, options, None, pretty=pretty)
         )
 
     def _count(self, options: dict[str, str]) -> int:
@@ -723,9 +764,7 @@ class HapiEmulator:
         if raw is None:
             return self.default_page_size
         if not raw.isdigit():
-            raise FhirHttpError(
-                400, f'HAPI-1459: Invalid _count value "{raw}": must be a non-negative integer'
-            )
+            raise FhirHttpError(400, f"HAPI-0375: Invalid _count value: {raw}")
         return int(raw)
 
     def _validate(self, params: list[tuple[str, str]]) -> None:
@@ -733,6 +772,12 @@ class HapiEmulator:
             name, _, modifier = key.partition(":")
             if name in RESULT_PARAMETERS:
                 continue
+            if name in FULLTEXT_PARAMETERS:
+                raise FhirHttpError(
+                    400,
+                    "HAPI-1192: Fulltext search is not enabled on this service, can not process "
+                    f"parameter: {name}",
+                )
             if name not in PATIENT_SEARCH_PARAMETERS:
                 known = ", ".join(PATIENT_SEARCH_PARAMETERS)
                 raise FhirHttpError(
@@ -757,7 +802,8 @@ class HapiEmulator:
                 raise FhirHttpError(
                     400,
                     f'HAPI-1194: Unknown _sort parameter value "{name}" for resource type '
-                    '"Patient" (Note: sort parameters values must use a valid Search Parameter)',
+                    '"Patient" (Note: sort parameters values must use a valid Search Parameter). '
+                    f"Valid values for this search are: [{', '.join(PATIENT_SEARCH_PARAMETERS)}]",
                 )
 
     def _matching_ids(self, params: list[tuple[str, str]]) -> list[str]:
@@ -881,19 +927,17 @@ class HapiEmulator:
             raise FhirHttpError(400, f'HAPI-0461: Invalid _getpagesoffset value "{offset_text}"')
         count = self._count(options)
         self_url = f"{base}?{environ.get('QUERY_STRING', '')}"
-        return Answer(
-            200,
-            self._bundle(
-                search,
-                base,
-                self_url,
-                int(offset_text),
-                count,
-                options,
-                None,
-                pretty=self._pretty(environ),
-            ),
+        bundle = self._bundle(
+            search,
+            base,
+            self_url,
+            int(offset_text),
+            count,
+            options,
+            None,
+            pretty=self._pretty(environ),
         )
+        return searched(bundle, content_location=f"{base}/Bundle/{search.id}")
 
     # -- transaction / batch -----------------------------------------------------------
 
@@ -982,7 +1026,7 @@ class HapiEmulator:
                 prefer=prefer,
             )
         elif method == "DELETE" and len(parts) == 2:
-            answer = self._delete("Patient", parts[1])
+            answer = self._delete("Patient", parts[1], base)
         elif method == "GET" and len(parts) == 2:
             answer = self._read("Patient", parts[1], base)
         elif method == "GET" and len(parts) == 1:
@@ -1083,6 +1127,88 @@ def _param_type(name: str) -> str:
                 "address-use", "language", "_id", "_tag", "_security"):  # fmt: skip
         return "token"
     return "string"
+
+
+def searched(bundle: dict[str, Any], *, content_location: str = "") -> Answer:
+    """A search answer: HAPI dates it by the Bundle's lastUpdated and names a page's search."""
+    moment = datetime.fromisoformat(bundle["meta"]["lastUpdated"])
+    headers = {"Last-Modified": format_datetime(moment.astimezone(UTC), usegmt=True)}
+    if content_location:
+        headers["Content-Location"] = content_location
+    return Answer(200, bundle, headers)
+
+
+def with_narrative(body: Any) -> Any:
+    """Add the narrative HAPI's generator writes to Patients and OperationOutcomes it sends
+    without one (the starter's default ``narrative_enabled``), also inside search Bundles."""
+    if not isinstance(body, dict):
+        return body
+    if body.get("resourceType") == "Bundle":
+        for entry in body.get("entry") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
+                entry["resource"] = with_narrative(entry["resource"])
+        return body
+    makers = {"Patient": _patient_narrative, "OperationOutcome": _outcome_narrative}
+    maker = makers.get(str(body.get("resourceType")))
+    if maker is None or "text" in body:
+        return body
+    ordered = {key: body[key] for key in ("resourceType", "id", "meta") if key in body}
+    ordered["text"] = {"status": "generated", "div": maker(body)}
+    ordered.update((key, value) for key, value in body.items() if key not in ordered)
+    return ordered
+
+
+def _xhtml(value: Any) -> str:
+    """Text escaped as HAPI writes narrative XHTML (``&``, ``<``, ``>`` and ``"``; not ``'``)."""
+    return html.escape(str(value), quote=False).replace('"', "&quot;")
+
+
+def _outcome_narrative(outcome_body: dict[str, Any]) -> str:
+    rows = "".join(
+        '<tr><td style="font-weight: bold;">'
+        f"{_xhtml(str(issue.get('severity', '')).upper())}</td><td>[]</td>"
+        f"<td>{_xhtml(issue.get('diagnostics', ''))}</td></tr>"
+        for issue in _dicts(outcome_body.get("issue"))
+    )
+    return f'{XHTML_DIV}<h1>Operation Outcome</h1><table border="0">{rows}</table></div>'
+
+
+def _patient_narrative(patient: dict[str, Any]) -> str:
+    """HAPI's Patient narrative for the common fields: first name, identifier, address, birth."""
+
+    name = next(iter(_dicts(patient.get("name"))), {})
+    header = "".join(f"{_xhtml(p)} " for p in _strings(name.get("prefix")))
+    header += "".join(f"{_xhtml(g)} " for g in _strings(name.get("given")))
+    if name.get("family"):
+        header += f"<b>{_xhtml(str(name['family']).upper())} </b>"
+    header += "".join(f" {_xhtml(s)} " for s in _strings(name.get("suffix")))
+    rows = []
+    identifier = next(iter(_dicts(patient.get("identifier"))), None)
+    if identifier is not None:
+        rows.append(f"<tr><td>Identifier</td><td>{_xhtml(identifier.get('value', ''))}</td></tr>")
+    address = next(iter(_dicts(patient.get("address"))), None)
+    if address is not None:
+        parts = "".join(
+            f"<span>{_xhtml(line)} </span><br/>" for line in _strings(address.get("line"))
+        )
+        parts += "".join(
+            f"<span>{_xhtml(address[key])} </span>"
+            for key in ("city", "state", "country")
+            if isinstance(address.get(key), str)
+        )
+        rows.append(f"<tr><td>Address</td><td>{parts}</td></tr>")
+    born = DateRange.parse(str(patient.get("birthDate", "")))
+    if born is not None:
+        day = born.low
+        rows.append(
+            "<tr><td>Date of birth</td><td><span>"
+            f"{day.day:02d} {MONTHS[day.month - 1]} {day.year}</span></td></tr>"
+        )
+    body = f"<tbody>{''.join(rows)}</tbody>" if rows else "<tbody/>"
+    return (
+        f'{XHTML_DIV}<div class="hapiHeaderText">{header}</div>'
+        f'<table class="hapiPropertyTable">{body}</table></div>'
+    )
 
 
 def _content(resource: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,9 @@
-"""Fixtures: a HAPI emulator per test and FHIR clients with short timeouts and no backoff."""
+"""Fixtures: a HAPI emulator per test, FHIR clients with short timeouts and no backoff, and
+the real HAPI FHIR server of the ``live`` tier (``LIVE_FHIR_URL``)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -9,8 +11,29 @@ from typing import Any
 import pytest
 
 from console.fhir import FhirClient
+from tests.conftest import IN_CI
 from tests.emulators.hapi import HapiEmulator, start_hapi_emulator
 from tests.emulators.server import EmulatorServer
+
+LIVE_FHIR_URL_VARIABLE = "LIVE_FHIR_URL"
+
+
+def live_fhir_url() -> str:
+    """The real HAPI FHIR base URL of the ``live`` tier, e.g. ``http://127.0.0.1:18082/fhir``.
+
+    Unset on a laptop without the servers: the test is skipped, saying why. Unset with
+    ``CI=true``: the test fails, since CI starts real HAPI and must run the ``live`` tier.
+    """
+    url = os.environ.get(LIVE_FHIR_URL_VARIABLE, "").strip().rstrip("/")
+    if url:
+        return url
+    message = (
+        f"{LIVE_FHIR_URL_VARIABLE} is not set: no real HAPI FHIR server to run the live tests "
+        "against (make test starts one when Java and Maven are installed)"
+    )
+    if IN_CI:
+        pytest.fail(message + " (CI=true: the live tier must run)")
+    pytest.skip(message)
 
 
 @dataclass

@@ -283,3 +283,110 @@ def test_fault_injection_reaches_fhir_paths(hapi: Hapi) -> None:
     hapi.server.set_faults(status=503, only_paths=("/fhir/Patient",))
     assert requests.get(f"{hapi.base_url}/Patient?name=x", timeout=5).status_code == 503
     assert requests.get(f"{hapi.base_url}/metadata", timeout=5).status_code == 200
+
+
+# What the real HAPI FHIR 8.8 (the compose image's configuration) was found to send, by the parity
+# test against it (tests/fhir/test_parity.py).
+
+
+def test_patients_carry_hapis_generated_narrative_escaped_and_a_request_source(
+    hapi: Hapi,
+) -> None:
+    created = post(
+        hapi,
+        "/Patient",
+        {
+            **person("O'Hara<b>", "Ann", "Marie"),
+            "identifier": [{"system": NHS, "value": "9990001234"}],
+            "birthDate": "1970-01",
+            "meta": {"source": "urn:loader"},
+        },
+        Prefer="return=representation",
+    ).json()
+    assert created["text"] == {
+        "status": "generated",
+        "div": '<div xmlns="http://www.w3.org/1999/xhtml"><div class="hapiHeaderText">Ann Marie '
+        "<b>O'HARA&lt;B&gt; </b></div>"
+        '<table class="hapiPropertyTable"><tbody><tr><td>'
+        "Identifier</td><td>9990001234</td></tr><tr><td>Date of birth</td><td><span>01 January "
+        "1970</span></td></tr></tbody></table></div>",
+    }
+    assert list(created)[:4] == ["resourceType", "id", "meta", "text"]
+    source, _, request_id = created["meta"]["source"].partition("#")
+    assert source == "urn:loader" and len(request_id) == 16 and request_id.isalnum()
+    found = search(hapi, "family=o")["entry"][0]["resource"]
+    assert found["text"] == created["text"]
+
+
+def test_operation_outcomes_carry_hapis_narrative(hapi: Hapi) -> None:
+    response = requests.get(f"{hapi.base_url}/Patient/nobody", timeout=5)
+    assert response.status_code == 404
+    assert response.json()["text"]["div"] == (
+        '<div xmlns="http://www.w3.org/1999/xhtml"><h1>Operation Outcome</h1><table border="0">'
+        '<tr><td style="font-weight: bold;">ERROR</td><td>[]</td><td>HAPI-2001: Resource '
+        "Patient/nobody is not known</td></tr></table></div>"
+    )
+
+
+def test_full_text_parameters_are_refused_without_the_index(hapi: Hapi) -> None:
+    for name in ("_content", "_text"):
+        response = requests.get(f"{hapi.base_url}/Patient?{name}=smith", timeout=5)
+        assert response.status_code == 400
+        assert response.json()["issue"][0]["diagnostics"] == (
+            "HAPI-1192: Fulltext search is not enabled on this service, can not process "
+            f"parameter: {name}"
+        )
+
+
+def test_an_unknown_sort_lists_the_valid_values_and_any_search_parameter_sorts(
+    hapi: Hapi,
+) -> None:
+    response = requests.get(f"{hapi.base_url}/Patient?_sort=shoe-size", timeout=5)
+    assert response.json()["issue"][0]["diagnostics"].endswith(
+        "Valid values for this search are: [_id, _lastUpdated, _profile, _security, _source, "
+        "_tag, active, address, address-city, address-country, address-postalcode, "
+        "address-state, address-use, birthdate, death-date, deceased, email, family, gender, "
+        "general-practitioner, given, identifier, language, link, name, organization, phone, "
+        "phonetic, telecom]"
+    )
+    assert requests.get(f"{hapi.base_url}/Patient?_sort=-_tag", timeout=5).status_code == 200
+
+
+def test_search_answers_are_dated_and_pages_name_their_search(hapi: Hapi) -> None:
+    hapi.app.seed([person("Page", "A"), person("Page", "B")])
+    first = requests.get(f"{hapi.base_url}/Patient?family=page&_count=1", timeout=5)
+    assert first.headers["Last-Modified"].endswith(" GMT")
+    assert "Content-Location" not in first.headers
+    bundle = first.json()
+    following = next(link["url"] for link in bundle["link"] if link["relation"] == "next")
+    second = requests.get(following, timeout=5)
+    assert second.headers["Content-Location"] == f"{hapi.base_url}/Bundle/{bundle['id']}"
+    assert second.headers["Last-Modified"].endswith(" GMT")
+
+
+def test_delete_and_the_gone_read_name_the_deletions_version(hapi: Hapi) -> None:
+    [patient_id] = hapi.app.seed([person("Gone", "A")])
+    deleted = requests.delete(f"{hapi.base_url}/Patient/{patient_id}", timeout=5)
+    version_2 = f"{hapi.base_url}/Patient/{patient_id}/_history/2"
+    assert deleted.headers["Content-Location"] == version_2
+    assert deleted.json()["issue"][0]["details"]["coding"][0]["code"] == "SUCCESSFUL_DELETE"
+    gone = requests.get(f"{hapi.base_url}/Patient/{patient_id}", timeout=5)
+    assert gone.status_code == 410
+    assert gone.headers["Location"] == version_2
+
+
+def test_a_stale_if_match_and_a_bad_count_are_worded_as_hapi_words_them(hapi: Hapi) -> None:
+    [patient_id] = hapi.app.seed([person("Stale", "A")])
+    url = f"{hapi.base_url}/Patient/{patient_id}"
+    current = requests.get(url, timeout=5).json()
+    headers = {"Content-Type": "application/fhir+json", "If-Match": 'W/"1"'}
+    male = json.dumps({**current, "gender": "male"})
+    first = requests.put(url, data=male, headers=headers, timeout=5)
+    assert first.status_code == 200
+    other = json.dumps({**current, "gender": "other"})
+    stale = requests.put(url, data=other, headers=headers, timeout=5)
+    assert stale.status_code == 409
+    assert stale.json()["issue"][0]["code"] == "processing"
+    bad = requests.get(f"{hapi.base_url}/Patient?_count=many", timeout=5)
+    assert bad.status_code == 400
+    assert bad.json()["issue"][0]["diagnostics"] == "HAPI-0375: Invalid _count value: many"
