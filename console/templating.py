@@ -109,14 +109,14 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _layout_values() -> dict[str, Any]:
         from console.appsettings import get_setting
+        from console.auth.sessions import seconds_left
 
-        banner = ""
-        if current_user.is_authenticated:
-            try:
-                banner = get_setting("display.environment_banner")
-            except Exception:
-                banner = ""
+        try:  # on every page, the sign-in pages too
+            banner = get_setting("display.environment_banner")
+        except Exception:
+            banner = ""
         return {
             "nav_sections": visible_sections(),
             "environment_banner": banner,
+            "session_expires_in": seconds_left() if current_user.is_authenticated else None,
         }

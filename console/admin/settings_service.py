@@ -71,6 +71,21 @@ class SettingRow:
     def field_id(self) -> str:
         return "setting-" + self.definition.key.replace(".", "-").replace("_", "-")
 
+    @property
+    def seconds_per_unit(self) -> int | None:
+        """For a whole-number duration (its key ends in its unit), seconds in one unit: the page
+        reads the stored number out in hours and minutes as well."""
+        if self.definition.type is not int:
+            return None
+        return next(
+            (n for suffix, n in DURATION_UNITS.items() if self.definition.key.endswith(suffix)),
+            None,
+        )
+
+
+# Durations are stored as whole numbers in the unit their key ends with.
+DURATION_UNITS = {"_seconds": 1, "_minutes": 60, "_hours": 3600}
+
 
 @dataclass
 class SettingsArea:

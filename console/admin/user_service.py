@@ -646,3 +646,18 @@ def apply_to_user(
         if guard is not None:
             guard.check()
         return True
+
+
+def changing_usernames(request: BulkRequest, limit: int, now: datetime | None = None) -> list[str]:
+    """The first ``limit`` usernames (alphabetically) a bulk action would change: the
+    confirmation names them, so "Disable 3 users" says which."""
+    action, role = _validate(request)
+    scope = _scope_conditions(request, now or utcnow())
+    return list(
+        db.session.scalars(
+            select(User.username)
+            .where(*scope, _change_condition(action, role))
+            .order_by(User.username)
+            .limit(limit)
+        )
+    )

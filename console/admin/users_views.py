@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from wtforms import SelectChoice
@@ -34,6 +34,7 @@ from console.admin.guards import LastAdminError
 from console.admin.session_service import live_session_count
 from console.admin.user_listing import STATUSES, UserListParams
 from console.admin.web import csv_response, is_htmx, page_or_fragment
+from console.appsettings import get_setting
 from console.db.models import User, utcnow
 from console.permissions import require_permission
 
@@ -147,7 +148,8 @@ def users() -> ResponseReturnValue:
 @bp.get("/users/count")
 @require_permission("users.manage")
 def users_count() -> ResponseReturnValue:
-    """How many users match the filter (on request only; never per keystroke)."""
+    """How many users match the filter: asked for by the list once a view is shown (``auto``:
+    the answer then leaves the focus where it is), or by a click; never per keystroke."""
     user_filter = user_listing.parse_filter(request.args)
     count = user_listing.count_users(user_filter)
     return page_or_fragment(
@@ -155,6 +157,7 @@ def users_count() -> ResponseReturnValue:
         "admin/_users_count.html",
         count=count,
         params=UserListParams(filter=user_filter),
+        auto=request.args.get("auto") == "1",
     )
 
 
@@ -172,12 +175,16 @@ def users_export() -> ResponseReturnValue:
 # --- bulk ---------------------------------------------------------------------------------
 
 
+NAMES_SHOWN = 5  # the confirmation names this many of the users that would change
+
+
 def _bulk_context(preview: user_service.BulkPreview) -> dict[str, Any]:
     view = user_listing.parse_params(request.form)
     return {
         "preview": preview,
         "bulk": preview.request,
         "what": bulk_title(preview),
+        "names": user_service.changing_usernames(preview.request, NAMES_SHOWN),
         "list_params": view,
         "list_params_query": view.as_query(after=None, before=None),
     }
@@ -314,14 +321,48 @@ def user_create() -> ResponseReturnValue:
                     "success",
                 )
                 return redirect(url_for("admin.user_detail", user_id=created.user_id))
-            return render_template(
-                "admin/password_shown.html",
-                title=f"Created {created.username}",
-                username=created.username,
-                password=created.generated_password,
-                user_id=created.user_id,
-            )
+            # Post/redirect/get: a reload neither creates the user again nor shows the password
+            # again; the password waits once in the server-side session, never in a URL.
+            session[SHOWN_PASSWORD_KEY] = {
+                "user_id": created.user_id,
+                "username": created.username,
+                "password": created.generated_password,
+            }
+            return redirect(url_for("admin.user_created", user_id=created.user_id), 303)
+    status = 400 if form.is_submitted() else 200
     return render_template("admin/user_create.html", form=form), status
+
+
+@bp.app_template_global()
+def password_min_length() -> int:
+    """The shortest password allowed now (the password hints state it as a number)."""
+    return int(get_setting("security.password_min_length"))
+
+
+SHOWN_PASSWORD_KEY = "_temporary_password"  # noqa: S105 (a session key name)
+
+
+@bp.get(f"/users/<{ID_ROUTE}:user_id>/created")
+@require_permission("users.manage")
+def user_created(user_id: int) -> ResponseReturnValue:
+    """The generated temporary password of a user just created, shown once: it leaves the
+    session as it is shown, so a reload or a second visit finds it gone."""
+    held = session.get(SHOWN_PASSWORD_KEY)
+    if not isinstance(held, dict) or held.get("user_id") != user_id:
+        flash(
+            "The temporary password was shown once and is not kept. "
+            "Reset the password to make a new one.",
+            "info",
+        )
+        return redirect(url_for("admin.user_detail", user_id=user_id))
+    session.pop(SHOWN_PASSWORD_KEY)
+    return render_template(
+        "admin/password_shown.html",
+        title=f"Created {held['username']}",
+        username=held["username"],
+        password=held["password"],
+        user_id=user_id,
+    )
 
 
 def _attach_errors(form: Any, errors: dict[str, str]) -> None:

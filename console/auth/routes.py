@@ -8,6 +8,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -131,6 +132,13 @@ def logout() -> ResponseReturnValue:
     return redirect(url_for("auth.login"))
 
 
+@bp.post("/session/keep-alive")
+@login_required_only
+def keep_alive() -> ResponseReturnValue:
+    """ "Stay signed in": the idle timeout starts again; answers how long the session has left."""
+    return jsonify(expires_in=sessions.keep_alive())
+
+
 @bp.route("/account")
 @login_required_only
 def account() -> ResponseReturnValue:
@@ -153,7 +161,7 @@ def end_session(session_id: str) -> ResponseReturnValue:
     if session_id == sessions.current_session_id():
         flash("This is the session you are using now; sign out to end it.", "info")
         return redirect(url_for("auth.account"))
-    if not sessions.end_session(session_id, user_id=current_user.id):
+    if not sessions.end_session(session_id, user_id=current_user.id, ended_by="yourself"):
         abort(404)
     record_event(
         "auth.session_ended",
@@ -171,7 +179,7 @@ def end_session(session_id: str) -> ResponseReturnValue:
 def end_other_sessions() -> ResponseReturnValue:
     """End every session of the user but this one."""
     ended = sessions.end_user_sessions(
-        current_user.id, keep_session_id=sessions.current_session_id()
+        current_user.id, keep_session_id=sessions.current_session_id(), ended_by="yourself"
     )
     record_event(
         "auth.session_ended",

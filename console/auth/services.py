@@ -242,7 +242,9 @@ def change_password(
     user.password_changed_at = clock.now()
     user.must_change_password = False
     user.temporary_password_set_at = None
-    ended = sessions.end_user_sessions(user.id, keep_session_id=sessions.current_session_id())
+    ended = sessions.end_user_sessions(
+        user.id, keep_session_id=sessions.current_session_id(), ended_by="yourself"
+    )
     record_event(
         "auth.password_change",
         target_type="user",
@@ -261,7 +263,9 @@ def enrol_totp(user: User, secret: str, code: str) -> list[str] | None:
     codes = totp.enable(user, secret, code)
     if codes is None:
         return None
-    sessions.end_user_sessions(user.id, keep_session_id=sessions.current_session_id())
+    sessions.end_user_sessions(
+        user.id, keep_session_id=sessions.current_session_id(), ended_by="yourself"
+    )
     db.session.commit()
     sessions.rotate_session()
     return codes

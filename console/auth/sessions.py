@@ -73,10 +73,27 @@ FLASHES_KEY = "_flashes"
 _TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
 
 EXPIRY_MESSAGES = {
-    "idle": "Your session ended because it was not used for a while. Sign in again.",
-    "absolute": "Your session reached its time limit. Sign in again.",
+    "idle": "You were signed out after {idle} of inactivity. Sign in again.",
+    "absolute": "Your session reached its time limit of {absolute}. Sign in again.",
 }
 ENDED_MESSAGE = "Your session has ended. Sign in again."
+# Why a session was ended by someone: the message its browser sees at the next sign-in page.
+ENDED_BY_MESSAGES = {
+    "administrator": "Your session was ended by an administrator. Sign in again.",
+    "yourself": "You ended this session from another browser or device. Sign in again.",
+}
+
+
+def _plural(count: int, unit: str) -> str:
+    return f"{count} {unit}{'' if count == 1 else 's'}"
+
+
+def expiry_message(reason: str) -> str:
+    """What the sign-in page says after a session expired (``"idle"`` or ``"absolute"``)."""
+    return EXPIRY_MESSAGES[reason].format(
+        idle=_plural(get_setting("security.idle_timeout_minutes"), "minute"),
+        absolute=_plural(get_setting("security.absolute_timeout_hours"), "hour"),
+    )
 
 
 def hash_token(token: str) -> str:
@@ -260,7 +277,7 @@ class ServerSessionInterface(SessionInterface):
             fresh = ServerSession(anonymous, had_cookie=True)
             fresh.endings.append(Ending(sid, row.user_id, "auth.session_expired", reason))
             if row.user_id is not None:
-                fresh[FLASHES_KEY] = [("info", EXPIRY_MESSAGES[reason])]
+                fresh[FLASHES_KEY] = [("info", expiry_message(reason))]
             return fresh
         data = self.serializer.loads(row.data) if row.data else {}
         loaded = ServerSession(
@@ -327,9 +344,7 @@ class ServerSessionInterface(SessionInterface):
                         expires_at=timeouts.expires_at(created_at, now),
                     )
                 )
-        elif session.last_seen_at is None or now - session.last_seen_at >= min(
-            TOUCH_INTERVAL, timeouts.idle / 4
-        ):
+        elif _due_for_touch(session, now, timeouts):
             db.session.execute(
                 update(UserSession)
                 .where(UserSession.id == session.sid)
@@ -418,6 +433,35 @@ class ServerSessionInterface(SessionInterface):
 
     def _encode(self, session: ServerSession) -> dict[str, Any]:
         return json.loads(self.serializer.dumps(dict(session)))
+
+
+def _due_for_touch(session: ServerSession, now: datetime, timeouts: Timeouts) -> bool:
+    """Whether saving this unmodified session refreshes ``last_seen_at`` (throttled)."""
+    return session.last_seen_at is None or now - session.last_seen_at >= min(
+        TOUCH_INTERVAL, timeouts.idle / 4
+    )
+
+
+def seconds_left() -> int | None:
+    """How long this request's signed-in session lives after this request if nothing else
+    happens (the idle or the absolute timeout, whichever comes first); None without one."""
+    current = current_session()
+    if current is None or current.sid is None or current.created_at is None:
+        return None
+    now = clock.now()
+    timeouts = Timeouts.from_settings()
+    seen = now if current.modified or _due_for_touch(current, now, timeouts) else None
+    expires = timeouts.expires_at(current.created_at, seen or current.last_seen_at or now)
+    return max(0, int((expires - now).total_seconds()))
+
+
+def keep_alive() -> int | None:
+    """Refresh this session's idle timeout now; the seconds it then has left."""
+    current = current_session()
+    if current is None or current.sid is None:
+        return None
+    current.modified = True
+    return seconds_left()
 
 
 def _record_endings(session: ServerSession) -> None:
@@ -555,27 +599,53 @@ def list_sessions(user_id: int | None = None) -> list[UserSession]:
     return list(db.session.scalars(query.order_by(UserSession.last_seen_at.desc())))
 
 
-def end_session(session_id: str, *, user_id: int | None = None) -> bool:
-    """Delete one session (only of ``user_id`` when given); True when there was one."""
-    query = delete(UserSession).where(UserSession.id == session_id)
+def _ended_by(ended_by: str) -> dict[str, Any]:
+    """What an ended session's row keeps: no user, nothing of its data, only the message its
+    browser is shown at the sign-in page (so the row is an anonymous session from then on)."""
+    return {
+        "user_id": None,
+        "data": {FLASHES_KEY: [["info", ENDED_BY_MESSAGES[ended_by]]]},
+    }
+
+
+def end_session(
+    session_id: str, *, user_id: int | None = None, ended_by: str = "administrator"
+) -> bool:
+    """End one signed-in session (only of ``user_id`` when given); True when there was one.
+
+    The row loses its user and data at once (the cookie signs nobody in any more) and keeps
+    only the sign-in page's message saying who ended it (``ENDED_BY_MESSAGES``)."""
+    query = (
+        update(UserSession)
+        .where(UserSession.id == session_id, UserSession.user_id.is_not(None))
+        .values(**_ended_by(ended_by))
+    )
     if user_id is not None:
         query = query.where(UserSession.user_id == user_id)
     return bool(db.session.execute(query).rowcount)
 
 
-def end_user_sessions(user_id: int, *, keep_session_id: str | None = None) -> int:
-    """Delete every session of a user (except ``keep_session_id``); returns how many."""
-    return end_sessions_of_users([user_id], keep_session_id=keep_session_id)
+def end_user_sessions(
+    user_id: int, *, keep_session_id: str | None = None, ended_by: str = "administrator"
+) -> int:
+    """End every session of a user (except ``keep_session_id``); returns how many."""
+    return end_sessions_of_users([user_id], keep_session_id=keep_session_id, ended_by=ended_by)
 
 
-def end_sessions_of_users(user_ids: Iterable[int], *, keep_session_id: str | None = None) -> int:
-    """Delete every session of these users (except ``keep_session_id``), in chunks so any number
+def end_sessions_of_users(
+    user_ids: Iterable[int], *, keep_session_id: str | None = None, ended_by: str = "administrator"
+) -> int:
+    """End every session of these users (except ``keep_session_id``), in chunks so any number
     of users fits one statement's parameter limit; returns how many. The caller audits and
-    commits. Each browser is signed out on its next request."""
+    commits. Each browser is signed out on its next request, and told who ended it."""
     ids = list(user_ids)
     ended = 0
     for start in range(0, len(ids), ID_CHUNK):
-        query = delete(UserSession).where(UserSession.user_id.in_(ids[start : start + ID_CHUNK]))
+        query = (
+            update(UserSession)
+            .where(UserSession.user_id.in_(ids[start : start + ID_CHUNK]))
+            .values(**_ended_by(ended_by))
+        )
         if keep_session_id is not None:
             query = query.where(UserSession.id != keep_session_id)
         result = db.session.execute(query, execution_options={"synchronize_session": False})
@@ -630,9 +700,22 @@ def purge_expired_sessions(limit: int = PURGE_BATCH) -> int:
     return len(rows)
 
 
+EXPIRES_IN_HEADER = "X-Session-Expires-In"
+
+
 def init_app(app: Flask) -> None:
-    """Install the server-side sessions."""
+    """Install the server-side sessions; every signed-in answer says how long the session has
+    left (the page's idle-timeout warning restarts its countdown from it after htmx requests)."""
     app.session_interface = ServerSessionInterface()
+
+    @app.after_request
+    def _expires_in(response: Response) -> Response:
+        current = current_session()
+        if current is not None and _user_id_of(current) is not None:
+            left = seconds_left()
+            if left is not None:
+                response.headers[EXPIRES_IN_HEADER] = str(left)
+        return response
 
 
 __all__ = [

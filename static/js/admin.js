@@ -54,6 +54,42 @@
     }
   });
 
+  /* Settings stored as a number of seconds, minutes or hours read out in natural units. */
+  function naturalDuration(totalSeconds) {
+    var units = [["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+    var parts = [];
+    var left = totalSeconds;
+    units.forEach(function (unit) {
+      var count = Math.floor(left / unit[1]);
+      if (count > 0) {
+        parts.push(count + " " + unit[0] + (count === 1 ? "" : "s"));
+        left -= count * unit[1];
+      }
+    });
+    return parts.length ? parts.join(" ") : "0 seconds";
+  }
+  function refreshDurationReadings() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-reading-for]"), function (reading) {
+      var input = document.getElementById(reading.getAttribute("data-reading-for"));
+      var value = input ? input.value.trim() : "";
+      var perUnit = input ? Number(input.getAttribute("data-seconds-per-unit")) : 0;
+      reading.textContent = /^\d+$/.test(value) && perUnit ? "= " + naturalDuration(Number(value) * perUnit) : "";
+    });
+  }
+
+  /* Leaving the settings page with changes not saved asks first. */
+  var settingsChanged = 0;
+  var settingsSubmitting = false;
+  window.addEventListener("beforeunload", function (event) {
+    if (settingsChanged > 0 && !settingsSubmitting) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
+  document.addEventListener("submit", function (event) {
+    if (event.target.id === "settings-form" || event.target.id === "revert-form") { settingsSubmitting = true; }
+  });
+
   /* Settings: "Save" stays disabled until a value differs from what was loaded. */
   function settingsForm() { return document.getElementById("settings-form"); }
   function refreshSaveButton() {
@@ -66,6 +102,8 @@
       if (group) { group.classList.toggle("setting-changed", differs); }
       if (differs) { changed += 1; }
     });
+    settingsChanged = changed;
+    refreshDurationReadings();
     var button = form.querySelector("[data-save-button]");
     var note = document.getElementById("settings-changes");
     if (button) { button.disabled = changed === 0; }
@@ -83,12 +121,82 @@
   document.addEventListener("DOMContentLoaded", function () {
     var form = settingsForm();
     if (form && !form.hasAttribute("data-has-errors")) { refreshSaveButton(); }
+    if (form && form.hasAttribute("data-has-errors")) { settingsChanged = 1; } /* not saved */
+    refreshDurationReadings();
+  });
+
+  /* <div data-shown-when="name=value|other">: shown only while the form's control of that name
+     (radio buttons or a select) has one of those values. */
+  function refreshConditionalFields(root) {
+    Array.prototype.forEach.call((root || document).querySelectorAll("[data-shown-when]"), function (block) {
+      var rule = block.getAttribute("data-shown-when").split("=");
+      var form = block.closest("form");
+      var control = form ? form.elements[rule[0]] : null;
+      var value = control ? control.value : "";
+      block.hidden = rule[1].split("|").indexOf(value) === -1;
+    });
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.form) { refreshConditionalFields(event.target.form); }
+  });
+  document.addEventListener("DOMContentLoaded", function () { refreshConditionalFields(document); });
+  document.addEventListener("htmx:load", function (event) { refreshConditionalFields(event.detail.elt); });
+
+  /* Users ticked in the list stay ticked across pages of it (htmx swaps the results): the ones
+     not on the page now travel with the bulk form as hidden fields. */
+  var ticked = {};
+  function tickedCount() { return Object.keys(ticked).length; }
+  function refreshTicked() {
+    var holder = document.getElementById("bulk-ticked-elsewhere");
+    var note = document.getElementById("bulk-ticked");
+    if (!holder) { return; }
+    var shown = {};
+    Array.prototype.forEach.call(document.querySelectorAll("#user-results input[name=ids]"), function (box) {
+      shown[box.value] = true;
+      box.checked = !!ticked[box.value];
+    });
+    holder.textContent = "";
+    var elsewhere = 0;
+    Object.keys(ticked).forEach(function (id) {
+      if (shown[id]) { return; }
+      elsewhere += 1;
+      var input = document.createElement("input");
+      input.type = "hidden";
+      input.name = "ids";
+      input.value = id;
+      holder.appendChild(input);
+    });
+    if (note) {
+      var count = tickedCount();
+      note.textContent = count === 0 ? "" : count + (count === 1 ? " user" : " users") + " ticked" +
+        (elsewhere ? " (" + elsewhere + " on other pages)." : ".");
+    }
+  }
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (box.name === "ids" && box.closest && box.closest("#user-results")) {
+      if (box.checked) { ticked[box.value] = true; } else { delete ticked[box.value]; }
+      var panel = document.getElementById("bulk-panel");
+      if (box.checked && panel) { panel.open = true; }
+      refreshTicked();
+    }
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var path = event.detail && event.detail.requestConfig && event.detail.requestConfig.path;
+    if (path && /\/admin\/users\/bulk$/.test(path) && event.detail.xhr && event.detail.xhr.status === 200) {
+      ticked = {}; /* the change is done: start afresh */
+    }
+    refreshTicked();
   });
 
   /* "Select all on this page" for the users table. */
   document.addEventListener("change", function (event) {
     if (event.target.id !== "select-all-users") { return; }
     var boxes = document.querySelectorAll("#user-results input[name=ids]");
-    Array.prototype.forEach.call(boxes, function (box) { box.checked = event.target.checked; });
+    Array.prototype.forEach.call(boxes, function (box) {
+      box.checked = event.target.checked;
+      if (box.checked) { ticked[box.value] = true; } else { delete ticked[box.value]; }
+    });
+    refreshTicked();
   });
 })();

@@ -38,6 +38,16 @@
     }
   });
 
+  /* Print buttons: <button data-print hidden> appears once this script runs. */
+  document.addEventListener("DOMContentLoaded", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-print][hidden]"), function (button) {
+      button.hidden = false;
+    });
+  });
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-print]")) { window.print(); }
+  });
+
   /* Confirmation dialogs: <button data-confirm-dialog="dialog-id"> opens a <dialog>. */
   document.addEventListener("click", function (event) {
     var opener = event.target.closest("[data-confirm-dialog]");

@@ -281,3 +281,15 @@ def test_a_swapped_user_with_the_same_count_is_stale(app: Flask, admin: Admin) -
     assert response.status_code == 409
     assert "it would now change 2 of 2 matching users" in response.get_data(as_text=True)
     assert states(app) == before
+
+
+def test_the_confirmation_names_the_first_users_it_would_change(app: Flask, admin: Admin) -> None:
+    insert_users(app, [{"username": f"nm{i}"} for i in range(7)])
+    insert_users(app, [{"username": "nm9", "active": False}])  # already disabled: not named
+    form = {"action": "disable", "scope": "filter", "q": "nm"}
+    dialog = admin.post("/admin/users/bulk/confirm", form, htmx=True).get_data(as_text=True)
+    assert "These change: nm0, nm1, nm2, nm3, nm4 and 2 more." in dialog
+    one = admin.post(
+        "/admin/users/bulk/confirm", {"action": "disable", "scope": "filter", "q": "nm6"}
+    ).get_data(as_text=True)
+    assert "This changes: nm6." in one and "more" not in one.split("This changes")[1][:30]

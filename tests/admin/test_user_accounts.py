@@ -50,11 +50,24 @@ def test_create_with_a_generated_password_shown_once(app: Flask, admin: Admin) -
     response = admin.post("/admin/users/new", {"username": "New.Person", "full_name": "New Person",
                                                "email": "New@Example.org", "roles": ["2", "4"],
                                                "password_mode": "generate"})  # fmt: skip
-    html = response.get_data(as_text=True)
-    assert response.status_code == 200
-    assert "It is shown only this once" in html
-    password = re.search(r'<code id="temporary-password">([^<]+)</code>', html).group(1)  # type: ignore[union-attr]
+    # Post/redirect/get: the password page is a GET of its own, never the POST's answer.
+    assert response.status_code == 303
     user = find(app, "new.person")
+    assert response.headers["Location"] == f"/admin/users/{user.id}/created"
+    assert "It is shown only this once" not in response.get_data(as_text=True)
+    shown = admin.get(response.headers["Location"])
+    html = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and "It is shown only this once" in html
+    password = re.search(r'<code id="temporary-password">([^<]+)</code>', html).group(1)  # type: ignore[union-attr]
+    assert password not in response.headers["Location"]
+    # A reload neither shows the password again nor creates anyone again.
+    again = admin.get(response.headers["Location"])
+    assert again.status_code == 302 and again.headers["Location"] == f"/admin/users/{user.id}"
+    assert password not in again.get_data(as_text=True)
+    detail = admin.get(again.headers["Location"]).get_data(as_text=True)
+    assert "The temporary password was shown once and is not kept." in detail
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).where(User.username == "new.person")) == 1
     assert user.email == "new@example.org" and user.must_change_password
     assert verify_password(user.password_hash, password)
     with app.app_context():
@@ -66,7 +79,27 @@ def test_create_with_a_generated_password_shown_once(app: Flask, admin: Admin) -
     assert event.target_id == str(user.id) and event.actor_id == admin.user_id
     assert event.after["roles"] == ["Auditor", "Clinician"]
     assert password not in json.dumps(event.after)
-    assert response.headers["Cache-Control"] == "no-store"
+    assert shown.headers["Cache-Control"] == "no-store"
+
+
+def test_the_temporary_password_page_shows_nothing_for_another_user(
+    app: Flask, admin: Admin
+) -> None:
+    response = admin.post("/admin/users/new", {"username": "first.one", "full_name": "First",
+                                               "email": "first@example.org",
+                                               "password_mode": "generate"})  # fmt: skip
+    (other,) = insert_users(app, [{"username": "second.one"}])
+    wrong = admin.get(f"/admin/users/{other}/created")
+    assert wrong.status_code == 302 and "temporary-password" not in wrong.get_data(as_text=True)
+    assert "It is shown only this once" in admin.get(response.headers["Location"]).get_data(
+        as_text=True
+    )
+
+
+def test_the_create_form_states_the_minimum_password_length(admin: Admin) -> None:
+    html = admin.get("/admin/users/new").get_data(as_text=True)
+    assert "At least 12 characters" in html
+    assert 'data-shown-when="password_mode=type"' in html
 
 
 def test_create_with_a_typed_password_must_meet_the_policy(app: Flask, admin: Admin) -> None:

@@ -295,3 +295,15 @@ def test_paging_by_link_moves_focus_to_the_results(app: Flask, admin: Admin) -> 
     assert 'id="results-heading" tabindex="-1" data-autofocus' in paged.get_data(as_text=True)
     typed = admin.client.get(link, headers={"HX-Request": "true", "HX-Trigger": "user-search"})
     assert "data-autofocus" not in typed.get_data(as_text=True)  # typing keeps focus in the box
+
+
+def test_the_list_asks_for_its_total_by_itself_without_taking_the_focus(
+    app: Flask, admin: Admin
+) -> None:
+    insert_users(app, [{"username": f"tot{i}"} for i in range(3)])
+    listing = admin.get("/admin/users?q=tot").get_data(as_text=True)
+    assert 'hx-get="/admin/users/count?auto=1&amp;q=tot" hx-trigger="load"' in listing
+    auto = admin.get("/admin/users/count?auto=1&q=tot", htmx=True).get_data(as_text=True)
+    assert "3 users match the search and filters." in auto and "data-autofocus" not in auto
+    clicked = admin.get("/admin/users/count?q=tot", htmx=True).get_data(as_text=True)
+    assert "data-autofocus" in clicked

@@ -171,7 +171,7 @@ def test_idle_timeout_ends_the_session(db_app: Flask, clock: FakeClock) -> None:
     response = client.get("/")
     assert response.status_code == 302 and response.headers["Location"].startswith("/auth/login")
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "not used for a while" in page
+    assert "You were signed out after 15 minutes of inactivity." in page
     assert session_rows(db_app, user_id) == []
     [event] = audit_rows(db_app, "auth.session_expired")
     assert event.details == {"reason": "idle"} and event.target_id == str(user_id)
@@ -531,3 +531,88 @@ def test_anonymous_visits_write_no_session_rows(app: Flask) -> None:
     rows = session_rows(app)
     assert len(rows) == 1 and rows[0].user_id is not None
     assert signed_in(client)
+
+
+def _ended_page(client: FlaskClient) -> str:
+    """Where the next click of a signed-out browser lands: the sign-in page, and what it says."""
+    response = client.get("/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/auth/login")
+    return client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_a_session_ended_by_an_administrator_says_so_at_sign_in(db_app: Flask) -> None:
+    user_id = make_user(db_app, "alice")
+    client = db_app.test_client()
+    sign_in(client, "alice")
+    with db_app.app_context():
+        [row] = session_rows(db_app, user_id)
+        assert auth_sessions.end_session(row.id)
+        db.session.commit()
+    assert "Your session was ended by an administrator." in _ended_page(client)
+    assert not signed_in(client)
+    # The message is shown once; the ended session never signs anyone in again.
+    assert "ended by an administrator" not in _ended_page(client)
+
+
+def test_sessions_ended_by_the_user_elsewhere_say_so_not_administrator(db_app: Flask) -> None:
+    make_user(db_app, "alice")
+    laptop, phone = db_app.test_client(), db_app.test_client()
+    sign_in(laptop, "alice")
+    sign_in(phone, "alice")
+    response = phone.post(
+        "/auth/account/sessions/end-others", data={"csrf_token": csrf_token(phone, "/")}
+    )
+    assert response.status_code == 302
+    page = _ended_page(laptop)
+    assert "You ended this session from another browser or device." in page
+    assert "administrator" not in page
+
+
+def test_the_absolute_limit_message_names_the_limit(db_app: Flask, clock: FakeClock) -> None:
+    _set(db_app, idle_timeout_minutes=1440, absolute_timeout_hours=1)
+    make_user(db_app, "alice")
+    client = db_app.test_client()
+    sign_in(client, "alice")
+    clock.advance(hours=1, seconds=1)
+    assert "Your session reached its time limit of 1 hour." in _ended_page(client)
+
+
+def test_signed_in_answers_say_how_long_the_session_has_left(
+    db_app: Flask, clock: FakeClock
+) -> None:
+    make_user(db_app, "alice")
+    client = db_app.test_client()
+    assert "X-Session-Expires-In" not in client.get("/auth/login").headers
+    sign_in(client, "alice")
+    page = client.get("/")
+    assert page.headers["X-Session-Expires-In"] == "900"
+    assert '<meta name="session-expires-in" content="900">' in page.get_data(as_text=True)
+    clock.advance(seconds=30)  # not yet due for a refresh of last_seen_at
+    assert client.get("/").headers["X-Session-Expires-In"] == "870"
+
+
+def test_stay_signed_in_restarts_the_idle_timeout(db_app: Flask, clock: FakeClock) -> None:
+    make_user(db_app, "alice")
+    client = db_app.test_client()
+    sign_in(client, "alice")
+    token = csrf_token(client, "/")
+    clock.advance(minutes=14)
+    refused = client.post("/auth/session/keep-alive")
+    assert refused.status_code == 400  # no CSRF token
+    answer = client.post("/auth/session/keep-alive", headers={"X-CSRFToken": token})
+    assert answer.status_code == 200 and answer.get_json() == {"expires_in": 900}
+    clock.advance(minutes=14)
+    assert signed_in(client)
+
+
+def test_stay_signed_in_cannot_pass_the_absolute_limit(db_app: Flask, clock: FakeClock) -> None:
+    _set(db_app, idle_timeout_minutes=15, absolute_timeout_hours=1)
+    make_user(db_app, "alice")
+    client = db_app.test_client()
+    sign_in(client, "alice")
+    token = csrf_token(client, "/")
+    for _ in range(4):
+        clock.advance(minutes=14)
+        client.post("/auth/session/keep-alive", headers={"X-CSRFToken": token})
+    answer = client.post("/auth/session/keep-alive", headers={"X-CSRFToken": token})
+    assert answer.get_json() == {"expires_in": 240}

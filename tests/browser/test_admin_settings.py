@@ -77,3 +77,67 @@ def test_a_connection_test_reports_in_place(live: LiveConsole, page: Any) -> Non
     expect(result).to_contain_text(re.compile(r"Time taken\s*\d+ ms"))
     expect(result).to_contain_text("Server version")
     assert page.url.endswith("/admin/settings")  # answered by htmx, no page load
+
+
+_CONTRAST = """(el) => {
+    const rgb = s => s.match(/[\\d.]+/g).slice(0, 3).map(Number);
+    const lum = c => { const [r, g, b] = c.map(v => { v /= 255;
+        return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+    const style = getComputedStyle(el);
+    const fg = lum(rgb(style.color)), bg = lum(rgb(style.backgroundColor));
+    return {ratio: (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05), opacity: style.opacity};
+}"""
+
+
+def test_the_disabled_save_button_is_readable(live: LiveConsole, page: Any) -> None:
+    create_user(live.app, "settings.admin", ("System administrator",))
+    sign_in(page, "settings.admin")
+    page.goto("/admin/settings")
+    save = page.get_by_role("button", name="Save changes")
+    expect(save).to_be_disabled()
+    seen = save.evaluate(_CONTRAST)
+    assert seen["opacity"] == "1" and seen["ratio"] >= 4.5, seen
+
+
+def test_durations_read_out_in_hours_and_minutes(live: LiveConsole, page: Any) -> None:
+    create_user(live.app, "settings.admin", ("System administrator",))
+    sign_in(page, "settings.admin")
+    page.goto("/admin/settings")
+    reset = page.get_by_label("Forget failures after (seconds)")
+    reading = page.locator("#" + reset.get_attribute("id") + "-reading")
+    expect(reading).to_have_text("= 12 hours")  # stored as 43200 seconds
+    assert reset.input_value() == "43200"
+    reset.fill("5400")
+    expect(reading).to_have_text("= 1 hour 30 minutes")
+    idle = page.get_by_label("Idle timeout (minutes)")
+    expect(page.locator("#" + idle.get_attribute("id") + "-reading")).to_have_text("= 15 minutes")
+    idle.fill("1440")
+    expect(page.locator("#" + idle.get_attribute("id") + "-reading")).to_have_text("= 1 day")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator(".flash-success")).to_be_visible()
+    assert _stored(live, "security.lockout_failure_reset_seconds") == 5400
+
+
+def test_leaving_with_unsaved_changes_asks_first(live: LiveConsole, page: Any) -> None:
+    create_user(live.app, "settings.admin", ("System administrator",))
+    sign_in(page, "settings.admin")
+    page.goto("/admin/settings")
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.type)
+        dialog.dismiss()  # stay on the page
+
+    page.on("dialog", answer)
+    page.get_by_label("Patients per results page").fill("35")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Users").click()
+    expect(page.get_by_label("Patients per results page")).to_have_value("35")
+    assert asked == ["beforeunload"]
+    assert page.url.endswith("/admin/settings")
+
+    page.get_by_role("button", name="Save changes").click()  # saving is not leaving
+    expect(page.locator(".flash-success")).to_be_visible()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Users").click()
+    expect(page.get_by_role("heading", name="Users", exact=True)).to_be_visible()
+    assert asked == ["beforeunload"]

@@ -98,7 +98,10 @@ def test_active_user_search_by_keyboard(live: LiveConsole, page: Any, artifacts:
     results = page.locator("#user-results")
     expect(results).to_contain_text("zebedee.one")
     expect(results).not_to_contain_text("yolanda")
-    assert len([u for u in requests if "q=zeb" in u]) == 1, requests
+    expect(page.locator("#user-count")).to_have_text("2 users match the search and filters.")
+    # One list request, then one count of its total: never a request per keystroke.
+    assert len([u for u in requests if "q=zeb" in u and "/count" not in u]) == 1, requests
+    assert len([u for u in requests if "q=zeb" in u and "/count?auto=1" in u]) == 1, requests
     assert not [u for u in requests if re.search(r"q=z(&|$)|q=ze(&|$)", u)], requests
     expect(page).to_have_url(re.compile(r"[?&]q=zeb"))
     assert focused(page)["id"] == "user-search", "focus left the search box after the swap"
@@ -148,6 +151,7 @@ def test_bulk_disable_over_a_filter(live: LiveConsole, page: Any, artifacts: Pat
     page.goto("/admin/users?q=locum")
     expect(page.locator("#user-results tbody tr")).to_have_count(5)
 
+    page.locator("#bulk-panel > summary").click()
     page.get_by_label("Action").select_option(label="Disable")
     page.get_by_label("Every user matching the search and filters").check()
     page.get_by_role("button", name=re.compile("Review the change")).click()
@@ -164,3 +168,83 @@ def test_bulk_disable_over_a_filter(live: LiveConsole, page: Any, artifacts: Pat
     states = _active_usernames(live)
     assert [n for n, active in states.items() if not active] == [f"locum.{i}" for i in range(1, 6)]
     assert states["permanent.staff"] and states["root.admin"]
+
+
+def test_the_users_page_keeps_the_bulk_panel_closed_and_shows_the_total(
+    live: LiveConsole, page: Any
+) -> None:
+    for i in range(1, 31):
+        create_user(live.app, f"agency.{i:02d}", ("Clinician",))
+    _admin(live, page)
+    page.goto("/admin/users?q=agency&per_page=25")
+    expect(page.locator("#user-count")).to_have_text("30 users match the search and filters.")
+    panel = page.locator("#bulk-panel")
+    assert panel.get_attribute("open") is None
+    expect(page.get_by_label("Action")).to_be_hidden()
+
+    panel.locator("summary").click()
+    role = page.get_by_label("Role (to assign or remove)")
+    expect(role).to_be_hidden()  # the default action, Disable, needs no role
+    page.get_by_label("Action").select_option(label="Assign role")
+    expect(role).to_be_visible()
+    page.get_by_label("Action").select_option(label="Unlock")
+    expect(role).to_be_hidden()
+
+
+def test_ticked_users_stay_ticked_across_pages_and_are_named_in_the_confirmation(
+    live: LiveConsole, page: Any
+) -> None:
+    for i in range(1, 31):
+        create_user(live.app, f"agency.{i:02d}", ("Clinician",))
+    _admin(live, page)
+    page.goto("/admin/users?q=agency&per_page=25")
+    page.get_by_label("Select agency.01").check()
+    expect(page.locator("#bulk-panel")).to_have_attribute("open", "")  # ticking opens it
+    page.get_by_label("Select agency.02").check()
+    page.locator("#page-next").click()
+    page.get_by_label("Select agency.30").check()
+    expect(page.locator("#bulk-ticked")).to_have_text("3 users ticked (2 on other pages).")
+    page.locator("#page-first").click()
+    expect(page.get_by_label("Select agency.01")).to_be_checked()
+    expect(page.get_by_label("Select agency.02")).to_be_checked()
+    expect(page.get_by_label("Select agency.03")).not_to_be_checked()
+
+    page.get_by_label("Action").select_option(label="Disable")
+    page.get_by_role("button", name=re.compile("Review the change")).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("You selected 3 users.")
+    expect(dialog).to_contain_text("These change: agency.01, agency.02, agency.30.")
+    dialog.get_by_role("button", name=re.compile("^Disable")).click()
+    expect(dialog).to_be_hidden()
+    states = _active_usernames(live)
+    assert sorted(n for n, active in states.items() if not active) == [
+        "agency.01", "agency.02", "agency.30",
+    ]  # fmt: skip
+
+
+def test_create_user_shows_password_fields_only_when_typing_one_and_a_reload_shows_nothing(
+    live: LiveConsole, page: Any
+) -> None:
+    _admin(live, page)
+    page.goto("/admin/users/new")
+    password = page.get_by_label("Temporary password", exact=True)
+    expect(password).to_be_hidden()
+    expect(page.get_by_text("At least 12 characters")).to_be_hidden()
+    page.get_by_label("Type a temporary password").check()
+    expect(password).to_be_visible()
+    expect(page.get_by_text("At least 12 characters")).to_be_visible()
+    page.get_by_label("Generate a temporary password (shown to you once)").check()
+    expect(password).to_be_hidden()
+
+    page.get_by_label("Username").fill("once.only")
+    page.get_by_label("Full name").fill("Once Only")
+    page.get_by_label("E-mail address").fill("once@example.org")
+    page.get_by_role("button", name="Create user").click()
+    expect(page.get_by_text("It is shown only this once")).to_be_visible()
+    assert re.search(r"/admin/users/\d+/created$", page.url)
+    page.reload()
+    expect(
+        page.get_by_text("The temporary password was shown once and is not kept.")
+    ).to_be_visible()
+    expect(page.locator("#temporary-password")).to_have_count(0)
+    assert list(_active_usernames(live)).count("once.only") == 1

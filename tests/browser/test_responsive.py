@@ -1,0 +1,167 @@
+"""Every main page on a phone (390 px), a ward tablet (768 px) and a desktop (1366 px): nothing
+wider than the screen, tables scroll inside their own region, identifiers never break mid-word,
+axe-core stays clean, and a screenshot of each is kept in test-artifacts/."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import url_for
+
+from console.sandbox.patients import nhs_number_of
+from tests.browser.conftest import LiveConsole
+from tests.browser.support import axe_violations, create_user, screenshot, sign_in
+
+WIDTHS = (390, 768, 1366)
+
+# Text that must stay on one line wherever it appears: NHS numbers, dates and times, badges,
+# usernames, and a table heading with its sort arrow.
+UNBROKEN = (
+    ".nhs-number, time, .badge, .username, .data-table th a, "
+    ".patient-results td:nth-child(2), .letters-table td:nth-child(2)"
+)
+
+_MEASURE = """(selector) => {
+    const doc = document.documentElement;
+    const broken = [];
+    for (const el of document.querySelectorAll(selector)) {
+        if (!el.getClientRects().length || !el.textContent.trim()) { continue; }
+        const range = document.createRange();
+        range.selectNodeContents(el);
+        const tops = new Set([...range.getClientRects()]
+            .filter(r => r.width > 1 && r.height > 1).map(r => Math.round(r.bottom)));
+        if (tops.size > 1) { broken.push(el.textContent.trim().replace(/\\s+/g, ' ')); }
+    }
+    return {scrollWidth: doc.scrollWidth, clientWidth: doc.clientWidth, broken: broken};
+}"""
+
+
+def _paths(live: LiveConsole, admin_id: int) -> dict[str, str]:
+    """The main pages, by screenshot name (only those this build has)."""
+    endpoints: dict[str, tuple[str, dict[str, Any]]] = {
+        "dashboard": ("home.dashboard", {}),
+        "users": ("admin.users", {}),
+        "user-detail": ("admin.user_detail", {"user_id": admin_id}),
+        "user-create": ("admin.user_create", {}),
+        "roles": ("admin.roles", {}),
+        "sessions": ("admin.sessions", {}),
+        "settings": ("admin.settings", {}),
+        "audit": ("admin.audit", {}),
+        "templates": ("letters.templates", {}),
+        "status": ("ops.status", {}),
+        "account": ("auth.account", {}),
+    }
+    paths: dict[str, str] = {}
+    with live.app.test_request_context():
+        for name, (endpoint, values) in endpoints.items():
+            if endpoint in live.app.view_functions:
+                paths[name] = url_for(endpoint, **values)
+        if live.hapi is not None and "patients.search" in live.app.view_functions:
+            patient = next(p for p in live.data["patients"] if nhs_number_of(p))
+            family = patient["name"][0]["family"]
+            paths["patient-search"] = url_for("patients.search", q=family)
+            paths["patient"] = url_for("patients.patient", patient_id=patient["id"])
+    return paths
+
+
+def _letter_path(live: LiveConsole) -> str | None:
+    """A letter of a synthetic patient who has some (None without EHRbase)."""
+    if live.ehrbase is None or "letters.letter" not in live.app.view_functions:
+        return None
+    from console.sandbox.letters import SandboxPatient, generate_letters
+    from tests.browser.emulators import SEED
+
+    for patient in live.data["patients"]:
+        person = SandboxPatient.from_fhir(patient, patient["id"])
+        if nhs_number_of(patient) and generate_letters(person, seed=SEED):
+            with live.app.test_request_context():
+                return url_for("patients.patient", patient_id=patient["id"])
+    return None
+
+
+def _check(page: Any, width: int, name: str, artifacts: Path, found: dict[str, Any]) -> None:
+    measured = page.evaluate(_MEASURE, UNBROKEN)
+    problems: dict[str, Any] = {}
+    if measured["scrollWidth"] > measured["clientWidth"]:
+        problems["overflow"] = f"{measured['scrollWidth']} px wide in {measured['clientWidth']}"
+    if measured["broken"]:
+        problems["broken across lines"] = measured["broken"][:5]
+    violations = axe_violations(page)
+    if violations:
+        problems["axe"] = violations
+    if problems:
+        found[f"{name} at {width} px ({page.url})"] = problems
+    screenshot(page, artifacts, f"{name}-{width}")
+
+
+@pytest.fixture
+def visit(
+    live: LiveConsole, context_factory: Callable[[str], Any]
+) -> Callable[[int], tuple[Any, dict[str, str]]]:
+    """A signed-in page of the given width, and the main pages' paths."""
+
+    def open_at(width: int) -> tuple[Any, dict[str, str]]:
+        admin_id = create_user(
+            live.app,
+            "wide.administrator",
+            ("System administrator", "Clinical administrator", "Clinician", "Auditor"),
+            full_name="Alexandra Wide-Administrator",
+        )
+        for n in range(3):
+            create_user(live.app, f"ward.nurse{n}", ("Clinician",), full_name=f"Ward Nurse {n}")
+        page = context_factory(live.url).new_page()
+        page.set_viewport_size({"width": width, "height": 800})
+        page.goto("/auth/login")
+        return page, _paths(live, admin_id)
+
+    return open_at
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_main_page_fits_the_screen(
+    live: LiveConsole, visit: Callable[[int], tuple[Any, dict[str, str]]], artifacts: Path,
+    width: int,
+) -> None:  # fmt: skip
+    page, paths = visit(width)
+    found: dict[str, Any] = {}
+    _check(page, width, "sign-in", artifacts, found)
+    sign_in(page, "wide.administrator")
+    for name, path in paths.items():
+        response = page.goto(path)
+        assert response is not None and response.status == 200, f"{path} answered {response}"
+        if name == "patient-search":
+            page.locator(".patient-results").first.wait_for()
+        _check(page, width, name, artifacts, found)
+    patient_with_letters = _letter_path(live)
+    if patient_with_letters is not None:
+        page.goto(patient_with_letters)
+        page.locator(".letters-table a").first.click()
+        page.locator(".letter-meta").wait_for()
+        _check(page, width, "letter", artifacts, found)
+    assert not found, "pages that do not fit:\n" + json.dumps(found, indent=2)
+
+
+def test_a_wide_table_scrolls_in_its_own_region_with_its_first_column_fixed(
+    live: LiveConsole, visit: Callable[[int], tuple[Any, dict[str, str]]]
+) -> None:
+    page, paths = visit(390)
+    sign_in(page, "wide.administrator")
+    page.goto(paths["users"])
+    region = page.locator(".table-region").first
+    assert region.get_attribute("tabindex") == "0", "a keyboard user cannot scroll the table"
+    assert region.get_attribute("role") == "region" and region.get_attribute("aria-label")
+    sizes = region.evaluate("r => ({scroll: r.scrollWidth, client: r.clientWidth})")
+    assert sizes["scroll"] > sizes["client"], "the users table should be wider than a phone"
+    username = page.get_by_role("link", name="wide.administrator")
+    before = username.bounding_box()
+    region.evaluate("r => { r.scrollLeft = r.scrollWidth; }")
+    page.wait_for_function(
+        "() => document.querySelector('.table-region').scrollLeft > 0", timeout=5_000
+    )
+    after = username.bounding_box()
+    assert before is not None and after is not None
+    assert after["x"] == pytest.approx(before["x"], abs=1), "the username column scrolled away"
