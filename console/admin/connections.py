@@ -25,7 +25,7 @@ from console.openehr.errors import (
     EhrbaseUnavailable,
 )
 
-SERVICES = {"fhir": "HAPI FHIR", "ehrbase": "EHRbase"}
+SERVICES = {"fhir": "HAPI FHIR", "ehrbase": "EHRbase", "oidc": "Identity provider"}
 MAX_DIAGNOSTICS = 2000
 
 
@@ -190,7 +190,10 @@ def default_probes(
     settings: Any, fhir_timeouts: Timeouts, ehrbase_timeouts: Timeouts
 ) -> dict[str, Probe]:
     """The probes for the configured services (``settings`` is ``console.config.Settings``)."""
+    from console.sso.provider import probe as identity_provider_probe
+
     return {
+        "oidc": identity_provider_probe,
         "fhir": fhir_probe(
             settings.FHIR_SERVER_URL,
             fhir_timeouts,

@@ -71,6 +71,11 @@ def authenticate(username: str, password: str) -> User | None:
     if not user.active:
         _fail(user, username, "disabled", count=False)
         return None
+    from console.sso.accounts import password_sign_in_refused
+
+    if password_sign_in_refused(user):
+        _fail(user, username, "single sign-on only", count=False)
+        return None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         db.session.commit()
