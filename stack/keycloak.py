@@ -17,7 +17,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from stack.spec import ROOT, STATE_DIR, ServerSpec
+from stack.spec import STATE_DIR, ServerSpec
 
 VERSION = "26.7.3"
 ARTIFACT = f"org.keycloak:keycloak-quarkus-dist:{VERSION}:tar.gz"
@@ -62,10 +62,11 @@ def fetch() -> Path:
         mvn = shutil.which("mvn")
         if mvn is None:
             raise RuntimeError("Maven (mvn) is needed to fetch Keycloak from Maven Central.")
+        DOWNLOADS.mkdir(parents=True, exist_ok=True)
         subprocess.run(  # noqa: S603
             [mvn, "-q", "-B", "dependency:copy", f"-Dartifact={ARTIFACT}",
              f"-DoutputDirectory={DOWNLOADS}"],
-            cwd=ROOT,
+            cwd=DOWNLOADS,
             check=True,
             timeout=1800,
         )  # fmt: skip
