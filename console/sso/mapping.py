@@ -45,21 +45,22 @@ def check_role_mapping(text: str) -> None:
 
 
 def claim_values(claims: Mapping[str, Any], claim_path: str) -> list[str]:
-    """The string values at ``claim_path`` (dotted for nested objects); a lone string counts.
-
-    A claim literally named with dots (as some providers' URL-style claims are) wins over the
-    nested reading.
+    """The string values at ``claim_path``: dotted for nested objects, going through lists of
+    objects too (NHS CIS2's ``nhsid_nrbac_roles.role_code``); a lone string counts. A claim
+    literally named with dots (as URL-style claims are) wins over the nested reading.
     """
-    found: Any = claims.get(claim_path)
-    if found is None:
-        found = claims
+    found: list[Any] = [claims[claim_path]] if claim_path in claims else [claims]
+    if claim_path not in claims:
         for part in claim_path.split("."):
-            found = found.get(part) if isinstance(found, Mapping) else None
-    if isinstance(found, str):
-        return [found]
-    if isinstance(found, list):
-        return [item for item in found if isinstance(item, str)]
-    return []
+            found = [item.get(part) for item in _flatten(found) if isinstance(item, Mapping)]
+    return [item for item in _flatten(found) if isinstance(item, str)]
+
+
+def _flatten(items: list[Any]) -> list[Any]:
+    flat: list[Any] = []
+    for item in items:
+        flat.extend(item if isinstance(item, list) else [item])
+    return flat
 
 
 def mapped_roles(
