@@ -235,3 +235,25 @@ def write_realm(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(realm, indent=2))
     return path
+
+
+def main() -> None:
+    """``python -m stack.keycloak [console URL]``: fetch, write the realm, print the test user,
+    and run Keycloak in the foreground (for working on the journeys by hand)."""
+    import sys
+
+    from stack.spec import port
+
+    console_url = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:5000"
+    home = fetch()
+    realm = write_realm(STATE_DIR / "keycloak" / "realm.json", console_url)
+    server = spec(port("keycloak"), realm, home=home)
+    print(f"issuer: {issuer(port('keycloak'))}")
+    print(f"sso-username: {SSO_TEST_USER.username}")
+    print(f"sso-password: {SSO_TEST_USER.password}", flush=True)
+    os.chdir(home)
+    os.execve(server.command[0], server.command, {**os.environ, **server.env})  # noqa: S606
+
+
+if __name__ == "__main__":
+    main()

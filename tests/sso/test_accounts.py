@@ -199,3 +199,30 @@ def test_the_link_page_needs_the_users_permission(sso_app: Flask) -> None:
     client = sso_app.test_client()
     sign_in(client, "carol")
     assert client.get(f"/admin/users/{bob}/sign-in").status_code == 403
+
+
+ODD = ("", "\x00", "x" * 3000, "<script>alert(1)</script>", "٣", "' OR 1=1 --")
+
+
+def test_odd_input_to_the_link_form_and_the_callback_gets_a_clear_answer(
+    sso_app: Flask,
+) -> None:
+    make_user(sso_app, "admin", roles=("System administrator",))
+    bob = make_user(sso_app, "bob")
+    client = sso_app.test_client()
+    sign_in(client, "admin")
+    page = f"/admin/users/{bob}/sign-in"
+    for value in ODD:
+        for action in ("link", value):
+            response = post_form(
+                client, page, {"action": action, "subject": value}, token_from=page
+            )
+            body = response.get_data(as_text=True)
+            assert response.status_code in (302, 400), (action, value)
+            assert "<script>alert(1)</script>" not in body
+    anonymous = sso_app.test_client()
+    for value in ODD:
+        response = anonymous.get("/auth/sso/callback", query_string={"state": value, "code": value})
+        assert response.status_code in (302, 400)  # 400: a NUL character
+        response = anonymous.get("/auth/sso/callback", query_string={"error": value})
+        assert response.status_code in (302, 400)  # 400: a NUL character
