@@ -109,6 +109,22 @@ def keycloak_admin(keycloak: str) -> Iterator[KeycloakAdmin]:
     admin.log_out(USER.username)
 
 
+class LoopbackBrowser(requests.Session):
+    """A ``requests`` session that sends ``Secure`` cookies to loopback over plain HTTP, as
+    browsers do (Keycloak marks its login cookies ``Secure``)."""
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        response = super().request(*args, **kwargs)
+        for cookie in self.cookies:
+            cookie.secure = False
+        return response
+
+
+def new_browser() -> requests.Session:
+    """A browser-like ``requests`` session."""
+    return LoopbackBrowser()
+
+
 def sign_in_through_keycloak(browser: requests.Session) -> requests.Response:
     """Start at the console's button, fill Keycloak's login form, come back signed in."""
     page = browser.get(f"{CONSOLE}/auth/sso/login", timeout=30)
@@ -137,7 +153,7 @@ def console_roles(app: Flask) -> list[str]:
 def test_first_sign_in_creates_the_user_with_the_mapped_role(
     console: Flask, keycloak_admin: KeycloakAdmin
 ) -> None:
-    browser = requests.Session()
+    browser = new_browser()
     landing = sign_in_through_keycloak(browser)
     assert landing.url.startswith(CONSOLE), landing.url
     assert signed_in(browser)
@@ -154,12 +170,12 @@ def test_first_sign_in_creates_the_user_with_the_mapped_role(
 def test_a_role_removed_in_keycloak_is_removed_at_the_next_sign_in(
     console: Flask, keycloak_admin: KeycloakAdmin
 ) -> None:
-    sign_in_through_keycloak(requests.Session())
+    sign_in_through_keycloak(new_browser())
     assert console_roles(console) == ["Clinician"]
     keycloak_admin.set_realm_role(USER.username, "clinician", False)
     keycloak_admin.log_out(USER.username)
 
-    browser = requests.Session()
+    browser = new_browser()
     sign_in_through_keycloak(browser)
 
     assert signed_in(browser)
@@ -169,7 +185,7 @@ def test_a_role_removed_in_keycloak_is_removed_at_the_next_sign_in(
 def test_signing_out_of_the_console_ends_the_keycloak_session(
     console: Flask, keycloak_admin: KeycloakAdmin
 ) -> None:
-    browser = requests.Session()
+    browser = new_browser()
     sign_in_through_keycloak(browser)
     assert keycloak_admin.sessions(USER.username)
     account = browser.get(f"{CONSOLE}/auth/account", timeout=30)
@@ -186,7 +202,7 @@ def test_signing_out_of_the_console_ends_the_keycloak_session(
 def test_a_back_channel_logout_from_keycloak_ends_the_console_session(
     console: Flask, keycloak_admin: KeycloakAdmin
 ) -> None:
-    browser = requests.Session()
+    browser = new_browser()
     sign_in_through_keycloak(browser)
     assert signed_in(browser)
 
