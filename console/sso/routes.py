@@ -27,6 +27,7 @@ from console.auth import services
 from console.auth.redirects import safe_next_path
 from console.auth.routes import _after_sign_in
 from console.db import db
+from console.db.models import User
 from console.permissions import public, require_permission
 from console.sso import accounts, logout, provider
 from console.sso.signin import UNREACHABLE, CallbackFailed, audit_failure, exchange_code
@@ -152,7 +153,7 @@ def backchannel_logout() -> ResponseReturnValue:
 # --- administration -----------------------------------------------------------------------
 
 
-def _user_or_404(user_id: int):  # type: ignore[no-untyped-def]
+def _user_or_404(user_id: int) -> User:
     try:
         return get_user(user_id)
     except NotFound:

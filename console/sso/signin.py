@@ -8,7 +8,6 @@ from typing import Any
 import requests
 from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
 from joserfc import errors as jose
-from sqlalchemy.exc import IntegrityError
 
 from console.audit import record_event
 from console.db import db
@@ -91,12 +90,5 @@ def exchange_code(idp: OidcApp) -> dict[str, Any]:
 
 def audit_failure(reason: str, **details: Any) -> None:
     """Record a refused single sign-on attempt; commits."""
-    try:
-        record_event(
-            "sso.sign_in",
-            outcome="failure",
-            details={"reason": reason[:300], **details},
-        )
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
+    record_event("sso.sign_in", outcome="failure", details={"reason": reason[:300], **details})
+    db.session.commit()
