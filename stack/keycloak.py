@@ -159,7 +159,7 @@ def spec(
         },
         cwd=home,
         ready_url=issuer(port, realm) + "/.well-known/openid-configuration",
-        ready_timeout_seconds=300.0,
+        ready_timeout_seconds=600.0,
     )
 
 

@@ -3,6 +3,7 @@ Keycloak (started once per test session) for the journeys."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -81,6 +82,7 @@ KEYCLOAK_PORT = int(os.environ.get("STACK_KEYCLOAK_PORT", "18083"))
 KEYCLOAK_MANAGEMENT_PORT = int(os.environ.get("SSO_TEST_KEYCLOAK_MANAGEMENT_PORT", "19083"))
 CONSOLE_PORT = int(os.environ.get("SSO_TEST_CONSOLE_PORT", "18186"))
 IN_CI = os.environ.get("CI", "").lower() == "true"
+KEYCLOAK_START_SECONDS = float(os.environ.get("SSO_TEST_KEYCLOAK_START_SECONDS", "1200"))
 
 
 def _unavailable(reason: str) -> None:
@@ -150,5 +152,10 @@ def keycloak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         users=(keycloak_stack.SSO_TEST_USER,),
     )
     spec = keycloak_stack.spec(KEYCLOAK_PORT, realm, management_port=KEYCLOAK_MANAGEMENT_PORT)
-    for _ in run_server(spec, folder / "keycloak.log"):
+    # A shared, busy machine can take many minutes to start it; the log outlives pytest's
+    # temporary folders.
+    spec = dataclasses.replace(spec, ready_timeout_seconds=KEYCLOAK_START_SECONDS)
+    logs = keycloak_stack.STATE_DIR / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for _ in run_server(spec, logs / "keycloak-tests.log"):
         yield keycloak_stack.issuer(KEYCLOAK_PORT)
