@@ -23,7 +23,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from console.config import Secret, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-CAPABILITIES = ("home", "auth", "admin", "patients", "letters", "ops", "sandbox")
+CAPABILITIES = ("home", "auth", "sso", "admin", "patients", "letters", "ops", "sandbox")
 CLI_GROUPS = (
     ("console.admin.cli", "users_cli"),
     ("console.ops.cli", "check_command"),

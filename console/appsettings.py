@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,8 @@ class SettingDefinition:
     #: A regular expression the whole text must match, and the field's message when not.
     pattern: str | None = None
     pattern_message: str = ""
+    check: Callable[[str], None] | None = None
+    """Further validation of a text value (raises ``ValueError`` with the field's message)."""
 
     def parse(self, text: str) -> Any:
         """The typed value of ``text``; raises ``ValueError`` with a message for the field."""
@@ -69,7 +72,15 @@ class SettingDefinition:
             raise ValueError(f"Enter a value, or revert to the default ({self.default}).")
         if self.pattern is not None and text and not re.fullmatch(self.pattern, text):
             raise ValueError(self.pattern_message)
+        if self.check is not None:
+            self.check(text)
         return text
+
+
+def _check_role_mapping(text: str) -> None:
+    from console.sso.mapping import check_role_mapping
+
+    check_role_mapping(text)
 
 
 def _define(*items: SettingDefinition) -> dict[str, SettingDefinition]:
@@ -134,9 +145,28 @@ CATALOGUE: dict[str, SettingDefinition] = _define(
                       "How many letters one page of a patient's letters shows.", 5, 100),
     SettingDefinition("display.environment_banner", "display", "Environment banner", str, "",
                       'Text shown at the top of every page, e.g. "TRAINING". Leave empty for none.', max_length=40),
+    SettingDefinition("sso.button_label", "sso", "Sign-in button label", str, "Sign in with your organisation account",
+                      "The text of the single sign-on button on the sign-in page.", max_length=80, required=True),
+    SettingDefinition("sso.roles_claim", "sso", "Roles claim", str, "groups",
+                      'The ID token claim holding the user\'s groups or roles; a dotted path reaches inside an object, e.g. "realm_access.roles".',
+                      max_length=100, required=True),
+    SettingDefinition("sso.role_mapping", "sso", "Role mapping", str, "",
+                      'Claim values and the console roles they grant: "value = Role, Role; other value = Role". Roles granted this way are re-applied at every sign-in.',
+                      max_length=2000, check=_check_role_mapping),
+    SettingDefinition("sso.create_unknown_users", "sso", "Create unknown users at first sign-in", bool, False,
+                      "When off, someone the console does not know is asked to contact an administrator."),
+    SettingDefinition("sso.allow_local_password", "sso", "Single sign-on users may also use a password", bool, False,
+                      "When off, a user linked to the identity provider cannot sign in with a console password."),
+    SettingDefinition("sso.idp_mfa_satisfies_two_factor", "sso", "Identity provider's MFA counts as two-factor", bool, False,
+                      "When on, a sign-in the identity provider reports as multi-factor (amr/acr) skips the console's own code."),
 )  # fmt: skip
 
-AREAS = {"security": "Security", "clinical": "Clinical services", "display": "Display"}
+AREAS = {
+    "security": "Security",
+    "sso": "Single sign-on",
+    "clinical": "Clinical services",
+    "display": "Display",
+}
 
 
 def _stored_values() -> dict[str, AppSetting]:

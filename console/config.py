@@ -144,12 +144,20 @@ class Settings:
     HTTPS: bool
     PROXY_HOPS: int
     LOG_LEVEL: str
+    OIDC_ISSUER: str | None = None
+    OIDC_CLIENT_ID: str | None = None
+    OIDC_CLIENT_SECRET: Secret = field(default_factory=lambda: Secret(""))
     deprecations: tuple[Deprecation, ...] = field(default_factory=tuple)
 
     @property
     def is_production(self) -> bool:
         """True when running as a real deployment."""
         return self.CONSOLE_ENV == "production"
+
+    @property
+    def sso_enabled(self) -> bool:
+        """True when sign-in with the organisation's identity provider is configured."""
+        return bool(self.OIDC_ISSUER and self.OIDC_CLIENT_ID)
 
     @property
     def fhir_bearer_token(self) -> str | None:
@@ -303,6 +311,29 @@ def _development_secret_key(instance_path: Path) -> str:
     return key
 
 
+def _oidc(env: Mapping[str, str]) -> dict[str, Any]:
+    """The identity provider's issuer and the console's client: all or none of the three."""
+    issuer = _http_url(env, "OIDC_ISSUER")
+    client_id = _text(env, "OIDC_CLIENT_ID")
+    secret = Secret(env.get("OIDC_CLIENT_SECRET", ""))
+    given = {
+        name
+        for name, value in (
+            ("OIDC_ISSUER", issuer),
+            ("OIDC_CLIENT_ID", client_id),
+            ("OIDC_CLIENT_SECRET", secret),
+        )
+        if value
+    }
+    if given and len(given) < 3:
+        missing = sorted({"OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"} - given)
+        raise ConfigError(
+            f"{', '.join(missing)} must be set when any OIDC_* variable is set "
+            "(single sign-on needs the issuer, the client id and the client secret)."
+        )
+    return {"OIDC_ISSUER": issuer, "OIDC_CLIENT_ID": client_id, "OIDC_CLIENT_SECRET": secret}
+
+
 def read_environment(dotenv_path: str | Path | None = ".env") -> dict[str, str]:
     """The process environment over the values of a ``.env`` file (the environment wins)."""
     values: dict[str, str] = {}
@@ -375,6 +406,7 @@ def load_settings(
         HTTPS=_bool(env, "CONSOLE_HTTPS", default=False),
         PROXY_HOPS=_proxy_hops(env, "CONSOLE_PROXY_HOPS"),
         LOG_LEVEL=log_level,
+        **_oidc(env),
         deprecations=deprecations,
     )
 

@@ -23,6 +23,8 @@ TABLES = {
     "recovery_codes",
     "app_settings",
     "audit_events",
+    "sso_identities",
+    "sso_role_grants",
 }
 
 

@@ -21,7 +21,7 @@ from console.upstream.errors import (
 from console.upstream.health import Health, probe_ehrbase, probe_fhir
 from console.upstream.transport import Limits
 
-SERVICES = {"fhir": "HAPI FHIR", "ehrbase": "EHRbase"}
+SERVICES = {"fhir": "HAPI FHIR", "ehrbase": "EHRbase", "oidc": "Identity provider"}
 MAX_DIAGNOSTICS = 2000
 
 
@@ -119,7 +119,10 @@ def ehrbase_probe(settings: Any, limits: Limits) -> Probe:
 
 def default_probes(settings: Any, fhir_limits: Limits, ehrbase_limits: Limits) -> dict[str, Probe]:
     """The probes for the configured services (``settings`` is ``console.config.Settings``)."""
+    from console.sso.provider import probe as identity_provider_probe
+
     return {
+        "oidc": identity_provider_probe,
         "fhir": fhir_probe(settings, fhir_limits),
         "ehrbase": ehrbase_probe(settings, ehrbase_limits),
     }

@@ -126,10 +126,14 @@ def cancel_login() -> ResponseReturnValue:
 @bp.route("/logout", methods=["POST"])
 @login_required_only
 def logout() -> ResponseReturnValue:
-    """Sign out (POST only, with CSRF): the session's record is deleted, so the cookie is dead."""
+    """Sign out (POST only, with CSRF): the session's record is deleted, so the cookie is dead;
+    a single sign-on session goes on to sign out at the identity provider too."""
+    from console.sso.routes import end_session_url
+
+    at_provider = end_session_url()
     services.sign_out(current_user._get_current_object())
     flash("You have signed out.", "info")
-    return redirect(url_for("auth.login"))
+    return redirect(at_provider or url_for("auth.login"))
 
 
 @bp.post("/session/keep-alive")

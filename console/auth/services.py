@@ -79,6 +79,11 @@ def authenticate(username: str, password: str) -> User | None:
     if temporary_password_expired(user):
         _fail(user, username, "temporary password expired", count=False)
         raise TemporaryPasswordExpired()
+    from console.sso.accounts import password_sign_in_refused
+
+    if password_sign_in_refused(user):
+        _fail(user, username, "single sign-on only", count=False)
+        return None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         db.session.commit()

@@ -21,7 +21,18 @@ from tests.helpers import csrf_token, make_user, sign_in
 
 # The only endpoints anyone may reach without signing in (besides /health/* and static files).
 # Adding a public page means adding it here, on purpose.
-PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.login_code", "auth.cancel_login"}
+PUBLIC_ENDPOINTS = {
+    "static",
+    "auth.login",
+    "auth.login_code",
+    "auth.cancel_login",
+    "sso.login",
+    "sso.callback",
+    "sso.backchannel_logout",
+}
+# Authenticated by a signed token instead of a session, so without a CSRF token (its own tests
+# check that it refuses anything else: tests/sso/test_logout.py).
+CSRF_EXEMPT_ENDPOINTS = {"sso.backchannel_logout"}
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 WALKED_METHODS = ("GET", *UNSAFE_METHODS)
 ALL_ROLES = ("System administrator", "Clinician", "Clinical administrator", "Auditor")
@@ -148,6 +159,9 @@ def test_every_state_changing_request_without_a_csrf_token_is_rejected(db_app: F
     checked = 0
     for rule, method, url in _routes(app):
         if method not in UNSAFE_METHODS or rule.endpoint == "static":
+            continue
+        if rule.endpoint in CSRF_EXEMPT_ENDPOINTS:
+            assert anonymous.open(url, method=method, data={"note": "x"}).status_code in (400, 404)
             continue
         for who, client in (("anonymous", anonymous), ("signed in", everything_user)):
             response = client.open(url, method=method, data={"note": "x"})

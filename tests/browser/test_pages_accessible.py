@@ -76,6 +76,7 @@ def test_admin_detail_pages_are_accessible(live: LiveConsole, page: Any, artifac
             "admin-role-create": url_for("admin.role_create"),
             "admin-role-delete": url_for("admin.role_delete", role_id=role_id),
             "admin-user-action": url_for("admin.user_action", user_id=nurse, action="disable"),
+            "admin-user-sign-in": url_for("sso_admin.user_sign_in", user_id=nurse),
             "dashboard-admin": url_for("home.dashboard"),
         }
     sign_in(page, "page.admin")

@@ -1,0 +1,106 @@
+"""OpenID Connect Back-Channel Logout: the provider POSTs a signed ``logout_token``; the
+console validates it (signature against the provider's key set, issuer, audience, times, the
+logout event, no nonce, a ``sid`` or ``sub``) and ends the matching sessions at once.
+
+A console session signed in through the provider keeps ``SESSION_KEY`` in its data: issuer,
+``sub``, the provider's session id (``sid``) and the ID token (for the logout hint).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError
+from joserfc.jwk import KeySet
+from joserfc.jws import JWSRegistry
+from sqlalchemy import delete, select
+
+from console.audit import record_event
+from console.auth import clock
+from console.db import db
+from console.db.models import UserSession
+from console.sso.models import SsoIdentity
+from console.sso.provider import OidcApp, metadata
+
+SESSION_KEY = "_sso"
+LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+LEEWAY_SECONDS = 120
+MAX_AGE_SECONDS = 600
+
+
+class InvalidLogoutToken(Exception):
+    """The logout token was refused; the message names why (for the audit log only)."""
+
+
+def _decode(idp: OidcApp, token: str) -> jwt.Token:
+    document = metadata(idp)
+    registry = JWSRegistry(algorithms=document["id_token_signing_alg_values_supported"])
+    try:
+        return jwt.decode(token, KeySet.import_key_set(idp.fetch_jwk_set()), registry=registry)
+    except InvalidKeyIdError:
+        keys = KeySet.import_key_set(idp.fetch_jwk_set(force=True))
+        return jwt.decode(token, keys, registry=registry)
+
+
+def validate_logout_token(idp: OidcApp, token: str) -> dict[str, Any]:
+    """The token's claims when it is a valid logout token for this client; raises
+    ``InvalidLogoutToken`` (or a ``joserfc`` error) otherwise."""
+    from joserfc.errors import JoseError
+
+    try:
+        decoded = _decode(idp, token)
+        registry = jwt.JWTClaimsRegistry(
+            leeway=LEEWAY_SECONDS,
+            iss={"essential": True, "value": metadata(idp)["issuer"]},
+            aud={"essential": True, "value": idp.client_id},
+            iat={"essential": True},
+            jti={"essential": True},
+        )
+        registry.validate(decoded.claims)
+    except JoseError as exc:
+        raise InvalidLogoutToken(f"{type(exc).__name__}: {exc.error}") from None
+    claims = decoded.claims
+    events = claims.get("events")
+    if not isinstance(events, Mapping) or LOGOUT_EVENT not in events:
+        raise InvalidLogoutToken("no back-channel logout event")
+    if "nonce" in claims:
+        raise InvalidLogoutToken("a logout token must not carry a nonce")
+    if not claims.get("sid") and not claims.get("sub"):
+        raise InvalidLogoutToken("neither sid nor sub")
+    if clock.now().timestamp() - float(claims["iat"]) > MAX_AGE_SECONDS + LEEWAY_SECONDS:
+        raise InvalidLogoutToken("issued too long ago")
+    return dict(claims)
+
+
+def end_matching_sessions(issuer: str, claims: Mapping[str, Any]) -> int:
+    """Delete the console sessions the logout token names; audited (the caller commits)."""
+    sid = claims.get("sid")
+    sub = claims.get("sub")
+    ended = 0
+    query = select(UserSession.id, UserSession.user_id, UserSession.data).where(
+        UserSession.user_id.is_not(None)
+    )
+    if sub:
+        users = select(SsoIdentity.user_id).where(
+            SsoIdentity.issuer == issuer, SsoIdentity.subject == str(sub)
+        )
+        query = query.where(UserSession.user_id.in_(users))
+    for session_id, user_id, data in db.session.execute(query).all():
+        marker = (data or {}).get(SESSION_KEY)
+        if not isinstance(marker, Mapping) or marker.get("iss") != issuer:
+            continue
+        if sid and marker.get("sid") != sid:
+            continue
+        if sub and marker.get("sub") != sub:
+            continue
+        db.session.execute(delete(UserSession).where(UserSession.id == session_id))
+        ended += 1
+        record_event(
+            "auth.session_ended",
+            target_type="user",
+            target_id=user_id,
+            details={"reason": "back-channel logout from the identity provider"},
+        )
+    return ended
