@@ -329,7 +329,6 @@ def user_create() -> ResponseReturnValue:
                 "password": created.generated_password,
             }
             return redirect(url_for("admin.user_created", user_id=created.user_id), 303)
-    status = 400 if form.is_submitted() else 200
     return render_template("admin/user_create.html", form=form), status
 
 
