@@ -85,7 +85,7 @@ def test_simultaneous_creates_of_one_username_and_one_role_name(
         [create_user(i) for i in range(3)],
     )
     statuses = sorted(r.status_code for r in responses)
-    assert statuses == [200, 409, 409]  # the winner sees its temporary password
+    assert statuses == [303, 409, 409]  # the winner is sent to its one-time password page
     for response in responses:
         if response.status_code == 409:
             assert "That username was taken a moment ago" in response.get_data(as_text=True)
