@@ -212,6 +212,8 @@ def context_factory(
     contexts: list[Any] = []
     listener = (HERE / "csp_listener.js").read_text()
 
+    from playwright.sync_api import expect
+
     def make(base_url: str) -> Any:
         context = browser.new_context(
             base_url=base_url,
@@ -221,6 +223,7 @@ def context_factory(
             service_workers="block",
         )
         context.set_default_timeout(TIMEOUT_MS)
+        expect.set_options(timeout=TIMEOUT_MS)  # assertions wait as long as actions
         context.add_init_script(script=listener)
         context.on("page", lambda p: _watch(p, problems))
         contexts.append(context)
