@@ -35,7 +35,7 @@ def test_administrators_see_how_many_accounts_need_attention(
 ) -> None:
     app = any_app_factory()
     long_ago = utcnow() - timedelta(days=200)
-    make_user(app, "root", roles=("System administrator",), totp_enabled=True)
+    make_user(app, "root", roles=("System administrator",))  # enrolled, as admins must be
     make_user(app, "locked1", locked_until=utcnow() + timedelta(minutes=5), totp_enabled=True)
     make_user(app, "wasLocked", locked_until=utcnow() - timedelta(minutes=5), totp_enabled=True)
     make_user(app, "newbie", must_change_password=True)
