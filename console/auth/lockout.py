@@ -56,7 +56,8 @@ def is_locked(user: User, now: datetime | None = None) -> bool:
 def lock_row(user: User) -> None:
     """Re-read the user's row and hold it (``SELECT … FOR UPDATE`` on PostgreSQL) so concurrent
     failures are all counted and none is lost to a stale version."""
-    db.session.refresh(user, with_for_update=True)
+    # The users row alone: PostgreSQL cannot lock the outer-joined roles.
+    db.session.refresh(user, with_for_update={"of": User})
 
 
 def register_failure(user: User, reason: str, policy: LockoutPolicy | None = None) -> timedelta:
