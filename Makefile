@@ -32,7 +32,7 @@ $(HTMX): $(NODE_MODULES)
 
 ## Install everything, migrate the embedded SQLite database, start the sandbox and the console.
 run: install
-	$(PY) -m tests.emulators.sandbox --host $(HOST) --port $(PORT)
+	$(PY) -m console.sandbox.runner --host $(HOST) --port $(PORT)
 
 ## The platform of compose.dev.yml without Docker: the project's PostgreSQL with its three
 ## databases, real EHRbase and HAPI FHIR (stack/platform.py's SERVERS), the

@@ -9,7 +9,7 @@ from typing import Any
 
 from bench.core import NotRun
 from bench.env import Workspace
-from tests.emulators.server import EmulatorServer
+from console.sandbox.server import EmulatorServer
 
 SHARED_FAMILY = "Benchmark"
 SHARED_FAMILY_COUNT = 60
@@ -85,7 +85,7 @@ class Context:
     def hapi(self) -> Upstream:
         """The HAPI FHIR emulator with synthetic patients (started once)."""
         if self._hapi is None:
-            hapi = _module("tests.emulators.hapi")
+            hapi = _module("console.sandbox.hapi")
             generator = _module("console.sandbox.patients")
             server, base_url = hapi.start_hapi_emulator(port=0)
             resources = generator.generate_patients(self.args.patients, seed=8)
@@ -106,7 +106,7 @@ class Context:
     def ehrbase(self) -> Upstream:
         """The EHRbase emulator with letters for the synthetic patients (started once)."""
         if self._ehrbase is None:
-            ehrbase = _module("tests.emulators.ehrbase")
+            ehrbase = _module("console.sandbox.ehrbase")
             letters = _module("console.sandbox.letters")
             client_module = _module("console.openehr.client")
             (user, password), (admin, admin_password) = ehrbase.DEFAULT_USER, ehrbase.DEFAULT_ADMIN

@@ -106,7 +106,7 @@ class Workspace:
 
 def make_user(app: Flask, username: str, roles: tuple[str, ...]) -> int:
     """A user who can sign in straight away with ``PASSWORD``."""
-    from console.admin.accounts import create_user
+    from console.admin.users.accounts import create_user
     from console.db import db
 
     with app.app_context():

@@ -13,28 +13,19 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_migrate import Migrate
-from flask_wtf.csrf import CSRFProtect
-from htmx_flask import Htmx
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from console.config import Secret, Settings, load_settings
+from console.extensions import csrf, htmx, limiter, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 CAPABILITIES = ("home", "auth", "sso", "admin", "patients", "letters", "ops", "sandbox")
 CLI_GROUPS = (
-    ("console.admin.cli", "users_cli"),
+    ("console.admin.users.cli", "users_cli"),
     ("console.ops.cli", "check_command"),
     ("console.sandbox.cli", "sandbox_cli"),
     ("console.letters.cli", "ehrbase_cli"),
 )
-
-csrf = CSRFProtect()
-migrate = Migrate()
-htmx = Htmx()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
 def _settings_with_overrides(overrides: dict[str, Any], instance_path: Path) -> Settings:

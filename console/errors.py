@@ -36,7 +36,7 @@ def render_error(code: int, detail: str | None = None) -> ResponseReturnValue:
     title, message = MESSAGES.get(code, MESSAGES[500] if code >= 500 else MESSAGES[400])
     if _wants_json():
         return {"status": "error", "code": code, "error": title}, code
-    template = "errors/_fragment.html" if request.headers.get("HX-Request") else "errors/error.html"
+    template = "errors/_error.html" if request.headers.get("HX-Request") else "errors/error.html"
     return render_template(template, code=code, title=title, message=detail or message), code
 
 

@@ -64,7 +64,7 @@ def serve(host: str, console_port: int, patients: int) -> int:
             if "hapi" in platform.SERVERS:
                 fhir_url = platform.live_environment()["LIVE_FHIR_URL"]
             else:
-                from tests.emulators.hapi import start_hapi_emulator
+                from console.sandbox.hapi import start_hapi_emulator
 
                 emulator, fhir_url = start_hapi_emulator(port=port("hapi"))
                 print(f"HAPI FHIR: the emulator at {fhir_url} (no real HAPI launcher yet)")
@@ -87,7 +87,7 @@ def _prepare_console_and_serve(host: str, console_port: int, patients: int, fhir
     from flask_migrate import upgrade
 
     from console import create_app
-    from console.admin.cli import ensure_demo_admin
+    from console.admin.users.cli import ensure_demo_admin
     from console.sandbox.cli import seed_sandbox
 
     app = create_app()

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from console.admin.accounts import create_user
+from console.admin.users.accounts import create_user
 from console.auth import clock as auth_clock
 from console.db import db
 from console.db.models import Role, User

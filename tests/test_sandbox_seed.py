@@ -18,16 +18,11 @@ import requests
 from flask import Flask
 
 from console.sandbox.cli import seed_command, seed_sandbox
+from console.sandbox.ehrbase import DEFAULT_ADMIN, DEFAULT_USER, emulator_of, start_ehrbase_emulator
+from console.sandbox.hapi import start_hapi_emulator
 from console.sandbox.letters import PAEDIATRICIANS, SandboxPatient, generate_letters
 from console.sandbox.patients import generate_patients
-from tests.emulators.ehrbase import (
-    DEFAULT_ADMIN,
-    DEFAULT_USER,
-    emulator_of,
-    start_ehrbase_emulator,
-)
-from tests.emulators.hapi import start_hapi_emulator
-from tests.emulators.server import EmulatorServer
+from console.sandbox.server import EmulatorServer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -225,7 +220,7 @@ def test_the_quick_start_serves_synthetic_patients_to_the_demo_admin(tmp_path: P
         if name.startswith(("FHIR_", "EHRBASE_", "AUTH_DB_")) or name == "CONSOLE_ENV":
             env.pop(name)
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.emulators.sandbox", "--port", str(port), "--patients", "40"],
+        [sys.executable, "-m", "console.sandbox.runner", "--port", str(port), "--patients", "40"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

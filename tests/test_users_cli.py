@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from console.admin.cli import create_admin, ensure_demo_admin
+from console.admin.users.cli import create_admin, ensure_demo_admin
 from tests.helpers import sign_in
 
 

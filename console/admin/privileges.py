@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from flask_login import current_user
 
-from console.admin.base import Refused
+from console.admin.services import Refused
 from console.auth.stepup import require_fresh
 from console.db.models import Role, User
 from console.permissions import ADMIN_PERMISSIONS, CLINICAL_PERMISSIONS

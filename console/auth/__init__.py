@@ -20,7 +20,12 @@ hash changed (an administrator's reset), loses every live session on its next re
 ``must_change_password`` or ``must_enrol_totp`` takes effect on the next request too.
 """
 
-from console.auth.routes import bp
+from flask import Blueprint
+
 from console.auth.setup import init_app
 
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
 __all__ = ["bp", "init_app"]
+
+from console.auth import views  # noqa: E402,F401  (the views register themselves on bp)

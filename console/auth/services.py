@@ -38,7 +38,7 @@ def _fail(user: User | None, username: str, reason: str, *, count: bool) -> None
     """Record a failed attempt (and count it towards lockout); commits."""
     if user is not None and count:
         lockout.register_failure(user, reason)
-    from console.admin.accounts import is_username_shaped  # (accounts imports this module)
+    from console.admin.users.accounts import is_username_shaped  # (accounts imports this module)
 
     typed = username.strip().lower()
     # A password typed into the username box must not become readable to auditors: an unknown

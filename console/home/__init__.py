@@ -1,5 +1,10 @@
 """The dashboard every signed-in user lands on."""
 
-from console.home.routes import bp
+from flask import Blueprint
+
+bp = Blueprint("home", __name__)
+
 
 __all__ = ["bp"]
+
+from console.home import views  # noqa: E402,F401  (the views register themselves on bp)

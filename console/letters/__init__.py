@@ -23,7 +23,8 @@ def letter_datetime(value: datetime | None) -> str:
 
 def init_app(app: Flask) -> None:
     """Register the client holder, the panel function and the date filter."""
-    from console.letters import routes, upstream
+    from console.letters import upstream
+    from console.letters import views as routes
 
     upstream.init_app(app)
     app.jinja_env.globals["letters_panel"] = routes.letters_panel

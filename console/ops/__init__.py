@@ -8,12 +8,13 @@ from flask import Blueprint, Flask
 
 bp = Blueprint("ops", __name__)
 
-from console.ops import routes  # noqa: E402,F401  (register the views on the blueprint)
+from console.ops import views as routes  # noqa: E402,F401  (register the views on the blueprint)
 
 
 def init_app(app: Flask) -> None:
     """JSON logs with a request id on every request, and the state the checks keep."""
-    from console.ops import request_log, service
+    from console.ops import request_log
+    from console.ops import services as service
 
     settings = app.config["SETTINGS"]
     request_log.configure_logging(app, settings.LOG_LEVEL)

@@ -6,7 +6,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from console.ops import probes, service
+from console.ops import probes
+from console.ops import services as service
 
 
 def _latency(check: probes.Check) -> str:

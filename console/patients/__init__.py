@@ -37,6 +37,6 @@ def init_app(app: Flask) -> None:
     )
 
 
-from console.patients import routes  # noqa: E402  (the views register themselves on bp)
+from console.patients import views as routes  # noqa: E402  (the views register themselves on bp)
 
 __all__ = ["bp", "init_app", "routes"]

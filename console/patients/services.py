@@ -23,7 +23,7 @@ from console.fhir.errors import FhirError, FhirInvalidLink, FhirWrongPatient
 from console.fhir.models import PatientView, SearchPage
 from console.fhir.search import PatientSearch
 from console.patients.display import audit_identity
-from console.patients.query import ParsedSearch
+from console.patients.forms import ParsedSearch
 from console.patients.upstream import fhir_client, page_size
 from console.upstream.trust import warn_wrong_patient
 

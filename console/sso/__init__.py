@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Blueprint, Flask
 
 from console.sso import models as models
 from console.sso import provider
-from console.sso.routes import admin_bp, bp
+
+bp = Blueprint("sso", __name__, url_prefix="/auth/sso")
+admin_bp = Blueprint("sso_admin", __name__, url_prefix="/admin/users")
 
 __all__ = ["bp", "init_app"]
 
@@ -45,3 +47,6 @@ def init_app(app: Flask) -> None:
     provider.init_app(app)
     app.register_blueprint(admin_bp)
     app.jinja_env.globals.update(sso_button=_sso_button, sso_links=_sso_links)
+
+
+from console.sso import views  # noqa: E402,F401  (the views register themselves on bp and admin_bp)

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from console.admin.accounts import AccountError, create_user
+from console.admin.users.accounts import AccountError, create_user
 from console.appsettings import get_setting
 from console.audit import record_event
 from console.auth import clock

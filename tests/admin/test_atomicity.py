@@ -9,7 +9,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from console.admin import role_service, settings_service, user_service
+from console.admin.roles import services as role_service
+from console.admin.settings import services as settings_service
+from console.admin.users import services as user_service
 from console.appsettings import get_setting
 from console.db import db
 from console.db.models import RolePermission, UserSession

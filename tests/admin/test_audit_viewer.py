@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import insert
 
 import console
-from console.admin.audit_service import KNOWN_ACTIONS
+from console.admin.audit.services import KNOWN_ACTIONS
 from console.db import db
 from console.db.models import AuditEvent
 from tests.admin.conftest import Admin, audit_rows, insert_users, signed_in

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 
-from console.admin.base import MAX_ID, parse_id, parse_int
+from console.web.query import MAX_ID, parse_id, parse_int
 from tests.admin.conftest import Admin, audit_count, insert_users, signed_in
 
 HUGE = "99999999999999999999"

@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from console.admin import user_service
-from console.admin.guards import LastAdminError
+from console.admin.users import services as user_service
+from console.admin.users.guards import LastAdminError
 from console.db import db
 from console.db.models import User
 from tests.admin.conftest import insert_users

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from flask import Flask
 
-from console.admin.csv_export import BOM, safe_cell, stream_csv
+from console.web.csv import BOM, safe_cell, stream_csv
 from tests.admin.conftest import Admin, audit_rows, insert_users, signed_in
 
 

@@ -12,8 +12,8 @@ import pytest
 from flask import Flask
 
 from console.appsettings import get_setting
+from console.sandbox.server import EmulatorServer
 from tests.admin.conftest import Admin, audit_count, audit_rows, signed_in
-from tests.emulators.server import EmulatorServer
 
 CAPABILITY = {
     "resourceType": "CapabilityStatement",

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from console import limiter
+from console.extensions import limiter
 from tests.auth.support import TOTP_SECRET
 from tests.helpers import csrf_token, make_user
 

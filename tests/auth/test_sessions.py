@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import delete, update
 
-from console.admin.accounts import reset_password
+from console.admin.users.accounts import reset_password
 from console.appsettings import store_setting
 from console.auth import sessions as auth_sessions
 from console.auth.sessions import ANONYMOUS_COOKIE_NAME

@@ -20,8 +20,8 @@ import pytest
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from console.sandbox.server import EmulatorServer
 from tests.browser import emulators as upstream
-from tests.emulators.server import EmulatorServer
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

@@ -6,7 +6,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.emulators.server import EmulatorServer
+from console.sandbox.server import EmulatorServer
 
 PATIENTS = 30
 SEED = 8
@@ -33,7 +33,7 @@ def _optional(module: str) -> Any | None:
 
 def start_hapi() -> Upstream | None:
     """The HAPI emulator with a few synthetic patients, or None when it is not part of the tree."""
-    hapi = _optional("tests.emulators.hapi")
+    hapi = _optional("console.sandbox.hapi")
     generator = _optional("console.sandbox.patients")
     if hapi is None or generator is None:
         return None
@@ -46,7 +46,7 @@ def start_hapi() -> Upstream | None:
 
 def start_ehrbase(hapi: Upstream | None) -> Upstream | None:
     """The EHRbase emulator with letters for the synthetic patients, or None when absent."""
-    ehrbase = _optional("tests.emulators.ehrbase")
+    ehrbase = _optional("console.sandbox.ehrbase")
     letters = _optional("console.sandbox.letters")
     client_module = _optional("console.openehr.client")
     if ehrbase is None or letters is None or client_module is None:

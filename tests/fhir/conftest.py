@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from console.fhir import FhirClient
+from console.sandbox.hapi import HapiEmulator, start_hapi_emulator
+from console.sandbox.server import EmulatorServer
 from tests.conftest import IN_CI
-from tests.emulators.hapi import HapiEmulator, start_hapi_emulator
-from tests.emulators.server import EmulatorServer
 
 LIVE_FHIR_URL_VARIABLE = "LIVE_FHIR_URL"
 

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from console.openehr import letter_template as lt
-from tests.emulators.ehrbase import DEFAULT_ADMIN, DEFAULT_USER, emulator_of, start_ehrbase_emulator
+from console.sandbox.ehrbase import DEFAULT_ADMIN, DEFAULT_USER, emulator_of, start_ehrbase_emulator
 from tests.helpers import csrf_token
 from tests.letters.conftest import World, audit_rows
 

@@ -13,14 +13,14 @@ import pytest
 
 from console.fhir.breaker import CircuitBreaker
 from console.openehr.client import EhrbaseClient
-from tests.emulators.ehrbase import (
+from console.sandbox.ehrbase import (
     DEFAULT_ADMIN,
     DEFAULT_USER,
     EhrbaseEmulator,
     emulator_of,
     start_ehrbase_emulator,
 )
-from tests.emulators.server import EmulatorServer
+from console.sandbox.server import EmulatorServer
 from tests.live import live_ehrbase
 
 

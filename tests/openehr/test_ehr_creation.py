@@ -10,7 +10,7 @@ import pytest
 
 from console.openehr import errors
 from console.openehr.client import Ehr, EhrbaseClient
-from tests.emulators.ehrbase import EhrbaseEmulator
+from console.sandbox.ehrbase import EhrbaseEmulator
 from tests.openehr.conftest import Target
 
 EHR_PATH = "/ehrbase/rest/openehr/v1/ehr"

@@ -10,9 +10,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.emulators.ehrbase import start_ehrbase_emulator
-from tests.emulators.hapi import start_hapi_emulator
-from tests.emulators.server import EmulatorServer
+from console.sandbox.ehrbase import start_ehrbase_emulator
+from console.sandbox.hapi import start_hapi_emulator
+from console.sandbox.server import EmulatorServer
 from tests.helpers import make_user, sign_in
 
 API_USER = "quill-console"

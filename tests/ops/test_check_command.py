@@ -13,8 +13,8 @@ from flask import Flask
 from flask_migrate import upgrade
 
 from console import create_app
+from console.sandbox.server import EmulatorServer
 from tests.conftest import PG_HOST, PG_PORT, base_config
-from tests.emulators.server import EmulatorServer
 from tests.ops.conftest import ADMIN_PASSWORD, API_PASSWORD
 
 SECRETS = {

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.emulators.hapi import start_hapi_emulator
-from tests.emulators.server import EmulatorServer
+from console.sandbox.hapi import start_hapi_emulator
+from console.sandbox.server import EmulatorServer
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE_DIR = ROOT / "docker" / "hapi"

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.emulators.server import EmulatorServer
+from console.sandbox.server import EmulatorServer
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"

@@ -19,7 +19,7 @@ from console.ops.request_log import (
     upstream_hook,
 )
 from console.permissions import public
-from tests.emulators.server import EmulatorServer
+from console.sandbox.server import EmulatorServer
 from tests.ops.conftest import request_lines, signed_in_client
 
 

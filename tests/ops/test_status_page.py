@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 from psycopg import sql
 
+from console.sandbox.server import EmulatorServer
 from tests.conftest import PG_ADMIN_DSN, require_postgres
-from tests.emulators.server import EmulatorServer
 from tests.ops.conftest import signed_in_client
 
 

@@ -258,7 +258,7 @@ def test_a_tampered_page_link_is_refused_without_an_upstream_request(
 
 def mint_token(app: Flask, link: str, q: str = "jones") -> str:
     """A results-page token as the console issues it, for ``link`` and the search ``q``."""
-    from console.patients.query import parse_search
+    from console.patients.forms import parse_search
     from console.patients.services import page_token
 
     search = parse_search(q).search
@@ -291,7 +291,7 @@ def test_a_correctly_signed_token_off_the_server_is_still_refused(
 ) -> None:
     from itsdangerous import URLSafeSerializer
 
-    from console.patients.query import parse_search
+    from console.patients.forms import parse_search
     from console.patients.services import PAGE_TOKEN_SALT, _fingerprint
 
     search = parse_search("jones").search

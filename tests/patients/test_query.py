@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from console.patients.query import normalise_postcode, parse_date, parse_search
+from console.patients.forms import normalise_postcode, parse_date, parse_search
 
 TODAY = date(2026, 1, 1)
 

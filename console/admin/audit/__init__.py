@@ -1,0 +1,1 @@
+"""The audit log viewer, its CSV export and batched audit writes."""

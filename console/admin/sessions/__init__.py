@@ -1,0 +1,1 @@
+"""Everyone's live sessions: list and end them."""

@@ -1,0 +1,1 @@
+"""Runtime settings from the catalogue, and the connection tests."""

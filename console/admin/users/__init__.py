@@ -1,0 +1,1 @@
+"""User accounts: the list, account rules, the last-administrator guard, bulk actions."""

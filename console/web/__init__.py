@@ -1,0 +1,1 @@
+"""Generic web helpers: htmx fragments, query-string parsing, keyset paging, CSV."""

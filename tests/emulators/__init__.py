@@ -1,1 +1,0 @@
-"""Loopback emulators of HAPI FHIR and EHRbase for tests and the no-Docker sandbox."""
