@@ -1,8 +1,9 @@
 """Letters from EHRbase and the templates admin page.
 
-``init_app`` prepares the app's EHRbase client and gives templates ``letters_panel`` (the
-patient page's letters panel, see ``letters/_on_patient_page.html``) and the
-``letter_datetime`` filter (``DD-Mmm-YYYY HH:mm``, UK time).
+``init_app`` prepares the app's EHRbase client and gives templates ``letters_page_url`` (the
+patient page, where the letter list lives) and the ``letter_datetime`` filter
+(``DD-Mmm-YYYY HH:mm``, UK time). The patient page's view builds the letters panel with
+``console.letters.services.letters_panel`` and passes it to ``letters/_on_patient_page.html``.
 """
 
 from __future__ import annotations
@@ -22,11 +23,9 @@ def letter_datetime(value: datetime | None) -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Register the client holder, the panel function and the date filter."""
-    from console.letters import upstream
-    from console.letters import views as routes
+    """Register the client holder, the letter-list URL function and the date filter."""
+    from console.letters import upstream, views
 
     upstream.init_app(app)
-    app.jinja_env.globals["letters_panel"] = routes.letters_panel
-    app.jinja_env.globals["letters_page_url"] = routes.patient_page_url
+    app.jinja_env.globals["letters_page_url"] = views.patient_page_url
     app.jinja_env.filters["letter_datetime"] = letter_datetime

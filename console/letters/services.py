@@ -22,6 +22,7 @@ from typing import Any
 
 from console.audit import AuditUnavailable, record_access
 from console.dates import is_date_shaped, parse_date
+from console.fhir.models import PatientView
 from console.letters.upstream import (
     DISPLAY_TIMEZONE,
     ehrbase_client,
@@ -39,6 +40,7 @@ from console.openehr.errors import (
     TemplateInvalid,
 )
 from console.openehr.letters import Letter, LetterFilters, LetterPage, get_letter, list_letters
+from console.patients.display import audit_identity
 from console.upstream.trust import warn_wrong_patient
 
 log = logging.getLogger(__name__)
@@ -210,6 +212,25 @@ def _deny_withheld(
         },
         **(identity or {}),
     )
+
+
+def letters_panel(
+    patient_id: str, args: Mapping[str, str], patient: PatientView | None = None
+) -> dict[str, Any]:
+    """What ``letters/_panel.html`` needs: the page of letters the query string asks for (read,
+    audited and committed, with the banner's identity of ``patient`` when the page read it), or
+    why the read was refused."""
+    query = parse_letter_query(args)
+    try:
+        result = list_patient_letters(patient_id, query, audit_identity(patient))
+    except AuditUnavailable as exc:
+        return {
+            "patient_id": patient_id,
+            "query": query,
+            "result": None,
+            "audit_error": exc.message,
+        }
+    return {"patient_id": patient_id, "query": query, "result": result, "audit_error": None}
 
 
 def view_letter(

@@ -5,9 +5,8 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 from werkzeug.exceptions import NotFound
 
 from console.fhir.errors import FhirError, FhirGone, FhirNotFound
@@ -20,8 +19,7 @@ from console.letters.services import (
     LetterNotFound,
     NotThisPatientsLetter,
     deny_unknown_patient,
-    list_patient_letters,
-    parse_letter_query,
+    letters_panel,
     server_templates,
     upload_template,
     view_letter,
@@ -29,10 +27,9 @@ from console.letters.services import (
 from console.letters.upstream import letter_template_id
 from console.openehr import letter_template as lt
 from console.openehr.errors import EhrbaseError
+from console.patients.display import audit_identity
 from console.permissions import require_permission
 from console.templating import truncated_json
-
-PATIENT_PAGE_ENDPOINTS = ("patients.patient", "patients.view", "patients.show", "patients.detail")
 
 
 def is_htmx() -> bool:
@@ -42,16 +39,9 @@ def is_htmx() -> bool:
     )
 
 
-def patient_page_endpoint() -> str | None:
-    """The patient page's endpoint, when the patients capability provides one."""
-    return next((e for e in PATIENT_PAGE_ENDPOINTS if e in current_app.view_functions), None)
-
-
 def patient_page_url(patient_id: str, **args: str) -> str:
-    """The page a patient's letter list lives on, with the list's state in its query string."""
-    endpoint = patient_page_endpoint() or "letters.patient_letters"
-    anchor = "letters" if endpoint != "letters.patient_letters" else None
-    return url_for(endpoint, patient_id=patient_id, _anchor=anchor, **args)
+    """The patient page, where a patient's letter list lives, with the list's state in its query."""
+    return url_for("patients.patient", patient_id=patient_id, _anchor="letters", **args)
 
 
 def require_patient_id(patient_id: str) -> None:
@@ -72,53 +62,15 @@ def load_banner(patient_id: str) -> tuple[Any, FhirError | None]:
         return None, exc
 
 
-def _identity(patient: Any) -> dict[str, str | None]:
-    from console.patients.display import audit_identity
-
-    return audit_identity(patient)
-
-
-def letters_panel(patient_id: str, patient: Any = None) -> dict[str, Any] | None:
-    """The letters panel of the patient page (None for users without ``letters.view``).
-
-    Called by ``letters/_on_patient_page.html`` as the patient page renders: one AQL request,
-    audited and committed before the panel's markup is produced.
-    """
-    if not current_user.is_authenticated or not current_user.has_permission("letters.view"):
-        return None
-    return panel_context(patient_id, patient)
-
-
-def panel_context(patient_id: str, patient: Any = None) -> dict[str, Any]:
-    """What ``letters/_panel.html`` needs (``patient``: the banner's, when the page read it)."""
-    query = parse_letter_query(request.args)
-    try:
-        result = list_patient_letters(patient_id, query, _identity(patient))
-    except AuditUnavailable as exc:
-        return {
-            "patient_id": patient_id,
-            "query": query,
-            "result": None,
-            "audit_error": exc.message,
-        }
-    return {"patient_id": patient_id, "query": query, "result": result, "audit_error": None}
-
-
 @bp.get("/patients/<patient_id>/letters")
 @require_permission("letters.view")
 def patient_letters(patient_id: str) -> ResponseReturnValue:
-    """A patient's letters: the panel fragment for htmx, the patient page (or this page) else."""
+    """A patient's letters: the panel fragment for htmx; otherwise the patient page shows them."""
     require_patient_id(patient_id)
-    args = {k: v for k, v in request.args.items() if k.startswith("letters_")}
     if not is_htmx():
-        if patient_page_endpoint() is not None:
-            return redirect(patient_page_url(patient_id, **args))
-        patient, banner_error = load_banner(patient_id)
-        panel = panel_context(patient_id, patient)
-        return render_template(
-            "letters/patient_letters.html", patient=patient, banner_error=banner_error, panel=panel
-        )
-    panel = panel_context(patient_id)
+        args = {k: v for k, v in request.args.items() if k.startswith("letters_")}
+        return redirect(patient_page_url(patient_id, **args))
+    panel = letters_panel(patient_id, request.args)
     body = render_template("letters/_panel.html", panel=panel, htmx=True)
     headers = {
         "Vary": "HX-Request",
@@ -139,7 +91,7 @@ def letter(patient_id: str, uid: str) -> ResponseReturnValue:
             deny_unknown_patient(patient_id, uid)
         raise
     try:
-        found = view_letter(patient_id, uid, _identity(patient))
+        found = view_letter(patient_id, uid, audit_identity(patient))
     except LetterNotFound:
         abort(404)
     except NotThisPatientsLetter:

@@ -26,6 +26,7 @@ from console.fhir.errors import (
 )
 from console.fhir.models import FHIR_ID
 from console.fhir.search import PatientSearch
+from console.letters.services import letters_panel
 from console.patients import bp
 from console.patients.forms import DEFAULT_SORT, GENDERS, SORTS, parse_search
 from console.patients.matching import display_order, match_note
@@ -198,9 +199,15 @@ def patient(patient_id: str) -> ResponseReturnValue:
     except FhirError as exc:
         return _patient_error(exc, retry_url)
     raw = truncated_json(view.raw)
+    letters = (
+        letters_panel(patient_id, request.args, view)
+        if current_user.has_permission("letters.view")
+        else None
+    )
     return render_template(
         "patients/patient.html",
         patient=view,
+        letters_panel=letters,
         resource_json=raw.text,
         raw_cut=raw,
         today=date.today(),

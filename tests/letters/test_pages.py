@@ -9,11 +9,16 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from flask import render_template
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from flask_login import login_user
+from sqlalchemy import select, text
 
 from console.db import db
+from console.db.models import User
 from console.openehr import letter_template as lt
+from console.patients.services import load_patient
+from console.templating import truncated_json
 from tests.letters.conftest import HX, World, a_letter, add_role, audit_rows, set_settings
 
 ROW = re.compile(r'<a href="(/patients/[^"/]+/letters/[^"]+)">([^<]*)</a>')
@@ -332,6 +337,27 @@ def test_each_list_is_audited_with_its_filters(world: World, clinician: FlaskCli
     assert row.outcome == "success"
     assert row.patient_id == patient and row.actor_username == "reader1"
     assert row.details == {"page": 1, "filters": {"letters_status": "draft"}, "results": 1}
+
+
+def test_rendering_the_patient_page_reads_and_writes_nothing(
+    world: World, clinician: FlaskClient
+) -> None:
+    """The patient view reads (and audits) the letters; the template only shows what it got."""
+    patient = world.patient()
+    world.letters(patient, [a_letter(1)])
+    asked_before = len(world.aql_requests)
+    with world.app.test_request_context(f"/patients/{patient}"):
+        reader = db.session.scalar(select(User).where(User.username == "reader1"))
+        assert reader is not None and reader.has_permission("letters.view")
+        login_user(reader)
+        view = load_patient(patient)
+        raw = truncated_json(view.raw)
+        body = render_template(
+            "patients/patient.html", patient=view, resource_json=raw.text, raw_cut=raw
+        )
+    assert "Cardiology clinic letter" not in body
+    assert len(world.aql_requests) == asked_before
+    assert audit_rows(world.app, "letter.list") == []
 
 
 def break_the_audit_table(world: World) -> None:
