@@ -178,6 +178,19 @@ def test_an_invalid_nhs_number_is_an_inline_error_and_no_search(
     assert audit_rows(console, "patient.search") == []
 
 
+def test_each_field_error_is_in_its_own_slot_on_the_page_and_out_of_band(
+    clinician: FlaskClient, hapi: Hapi
+) -> None:
+    query = "/patients/?q=jones&dob=31-02-1970&postcode=not+a+postcode"
+    for response in (clinician.get(query), clinician.get(query, headers=HX)):
+        page = body(response)
+        slots = dict(re.findall(r'id="patient-(\w+)-error"[^>]*>(.*?)</p>', page, re.S))
+        assert set(slots) == {"q", "dob", "gender", "postcode"}
+        assert "Error:" in slots["dob"] and "Error:" in slots["postcode"]
+        assert slots["q"].strip() == "" and slots["gender"].strip() == ""
+    assert page.count('hx-swap-oob="true"') >= 4
+
+
 def test_name_and_date_of_birth_in_one_box(clinician: FlaskClient, hapi: Hapi) -> None:
     hapi.app.seed([mary(), {**mary(), "birthDate": "1980-05-05", "identifier": []}])
     page = body(clinician.get("/patients/?q=jones+01-01-1970"))
