@@ -12,6 +12,8 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from console.web.htmx import from_htmx
+
 log = logging.getLogger(__name__)
 
 MESSAGES: dict[int, tuple[str, str]] = {
@@ -36,7 +38,7 @@ def render_error(code: int, detail: str | None = None) -> ResponseReturnValue:
     title, message = MESSAGES.get(code, MESSAGES[500] if code >= 500 else MESSAGES[400])
     if _wants_json():
         return {"status": "error", "code": code, "error": title}, code
-    template = "errors/_error.html" if request.headers.get("HX-Request") else "errors/error.html"
+    template = "errors/_error.html" if from_htmx() else "errors/error.html"
     return render_template(template, code=code, title=title, message=detail or message), code
 
 

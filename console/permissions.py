@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
+from console.web.htmx import from_htmx
+
 PERMISSIONS: dict[str, str] = {
     "users.manage": "Create, edit, disable and unlock users; reset passwords and two-factor.",
     "roles.manage": "Create and rename roles and change the permissions they grant.",
@@ -76,7 +78,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _unauthenticated() -> Any:
     """Send an anonymous request to sign-in (htmx requests get a client-side redirect)."""
     target = url_for("auth.login", next=request.full_path.rstrip("?"))
-    if request.headers.get("HX-Request"):
+    if from_htmx():
         response = current_app.response_class(status=401)
         response.headers["HX-Redirect"] = target
         return response

@@ -10,6 +10,7 @@ from flask_login import current_user
 from console.auth.services import required_totp_enrolment
 from console.db.models import User
 from console.permissions import PUBLIC, declared_permission
+from console.web.htmx import from_htmx
 
 CHANGE_PASSWORD = "change_password"  # noqa: S105 (an action name)
 ENROL_TOTP = "enrol_totp"
@@ -45,7 +46,7 @@ def enforce_required_actions() -> ResponseReturnValue | None:
         return None
     wanted = request.full_path.rstrip("?") if request.method == "GET" else None
     target = url_for(ACTION_ENDPOINTS[action], next=wanted)
-    if request.headers.get("HX-Request"):
+    if from_htmx():
         response = current_app.response_class(status=403)
         response.headers["HX-Redirect"] = target
         return response

@@ -21,6 +21,7 @@ from console.auth.passwords import verify_password
 from console.auth.redirects import safe_next_path
 from console.db import db
 from console.db.models import User
+from console.web.htmx import from_htmx
 
 STEP_UP_KEY = "_step_up_at"
 WRONG = "The password or code is not right."
@@ -90,7 +91,7 @@ def ask_to_confirm() -> ResponseReturnValue:
     """Send the user to confirm who they are, then back to where they were (nothing saved)."""
     flash("Confirm it is you before doing that. Nothing has been changed yet.", "info")
     target = url_for("auth.step_up", next=_return_path())
-    if request.headers.get("HX-Request"):
+    if from_htmx():
         response = redirect(target)
         response.status_code = 200
         response.headers["HX-Redirect"] = target

@@ -30,13 +30,7 @@ from console.openehr.errors import EhrbaseError
 from console.patients.display import audit_identity
 from console.permissions import require_permission
 from console.templating import truncated_json
-
-
-def is_htmx() -> bool:
-    """True for an htmx request that wants a fragment (not a boosted full page)."""
-    return (
-        request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
-    )
+from console.web.htmx import is_htmx
 
 
 def patient_page_url(patient_id: str, **args: str) -> str:

@@ -39,6 +39,7 @@ from console.patients.services import (
 )
 from console.permissions import require_permission
 from console.templating import truncated_json
+from console.web.htmx import is_htmx
 
 SEARCH_FIELDS = ("q", "dob", "gender", "postcode", "sort")
 # The fields whose htmx requests are sent as the user types (``HX-Trigger`` is the element id).
@@ -47,12 +48,6 @@ MAX_TOKEN_LENGTH = 2048
 # The results table's columns: (label, the ``SORTS`` key that orders by it, or None).
 COLUMNS = (("Name", "name"), ("NHS No.", None), ("Born", "born"), ("Gender", "gender"),
            ("Postcode", "postcode"))  # fmt: skip
-
-
-def _is_htmx() -> bool:
-    return bool(request.headers.get("HX-Request")) and not request.headers.get(
-        "HX-History-Restore-Request"
-    )
 
 
 def _state() -> dict[str, str]:
@@ -64,7 +59,7 @@ def _state() -> dict[str, str]:
 
 def _is_live() -> bool:
     """True for a search htmx sends while someone types in a field (not a submit)."""
-    return _is_htmx() and request.headers.get("HX-Trigger") in LIVE_TRIGGERS
+    return is_htmx() and request.headers.get("HX-Trigger") in LIVE_TRIGGERS
 
 
 def _sort_links(state: dict[str, str]) -> list[dict[str, object]]:
@@ -152,7 +147,7 @@ def search() -> ResponseReturnValue:
                     context["retry_url"] = _search_url(state)
     elif parsed.errors:
         status = 400
-    if _is_htmx():
+    if is_htmx():
         # htmx swaps only successful answers; the fragment explains any problem itself.
         return render_template("patients/_search_oob.html", **context)
     return render_template("patients/search.html", **context), status

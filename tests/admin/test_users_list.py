@@ -225,6 +225,20 @@ def test_htmx_requests_get_the_results_fragment_and_full_requests_the_page(
     assert "HX-Request" in fragment.headers["Vary"]
 
 
+def test_htmx_history_restore_and_boosted_requests_get_the_whole_page(
+    app: Flask, admin: Admin
+) -> None:
+    """htmx asks for the whole page when its history cache misses (or for a boosted link)."""
+    insert_users(app, [{"username": "restore"}], roles=("Clinician",))
+    for header in ("HX-History-Restore-Request", "HX-Boosted"):
+        page = admin.client.get(
+            "/admin/users?q=restore", headers={"HX-Request": "true", header: "true"}
+        )
+        html = page.get_data(as_text=True)
+        assert "<html" in html and 'id="user-filters"' in html, header
+        assert usernames(html) == ["restore"]
+
+
 def test_the_view_lives_in_the_url_so_it_can_be_bookmarked(app: Flask, admin: Admin) -> None:
     insert_users(app, [{"username": f"book{i:02}"} for i in range(30)], roles=("Clinician",))
     html = admin.get("/admin/users?q=book&role=2&sort=email&dir=desc&per_page=25").get_data(
