@@ -20,8 +20,11 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    and_,
 )
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 from console.db import AuthBase
 
@@ -145,9 +148,16 @@ class User(AuthBase):
         """True when one of the user's roles grants ``permission``."""
         return permission in self.permissions
 
+    @hybrid_method
     def is_locked(self, now: datetime | None = None) -> bool:
-        """True while a temporary lockout is in force."""
+        """True while a temporary lockout is in force; on the class, the same rule as a SQL
+        condition (``select(User).where(User.is_locked(now))``)."""
         return self.locked_until is not None and self.locked_until > (now or utcnow())
+
+    @is_locked.inplace.expression
+    @classmethod
+    def _is_locked_expression(cls, now: datetime | None = None) -> ColumnElement[bool]:
+        return and_(cls.locked_until.is_not(None), cls.locked_until > (now or utcnow()))
 
 
 class Role(AuthBase):

@@ -8,8 +8,10 @@ from datetime import timedelta
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
-from console.db.models import utcnow
+from console.db import db
+from console.db.models import User, utcnow
 from tests.admin.conftest import Admin, insert_users, signed_in
 
 ROW = re.compile(
@@ -237,6 +239,23 @@ def test_htmx_history_restore_and_boosted_requests_get_the_whole_page(
         html = page.get_data(as_text=True)
         assert "<html" in html and 'id="user-filters"' in html, header
         assert usernames(html) == ["restore"]
+
+
+def test_one_rule_says_who_is_locked_in_python_and_in_sql(app: Flask) -> None:
+    now = utcnow()
+    insert_users(
+        app,
+        [
+            {"username": "lock.future", "locked_until": now + timedelta(minutes=1)},
+            {"username": "lock.past", "locked_until": now - timedelta(minutes=1)},
+            {"username": "lock.none", "failed_login_count": 3},
+        ],
+    )
+    with app.app_context():
+        users = db.session.scalars(select(User).where(User.username.like("lock.%"))).all()
+        in_python = sorted(u.username for u in users if u.is_locked(now))
+        in_sql = sorted(db.session.scalars(select(User.username).where(User.is_locked(now))))
+    assert in_python == in_sql == ["lock.future"]
 
 
 def test_the_view_lives_in_the_url_so_it_can_be_bookmarked(app: Flask, admin: Admin) -> None:

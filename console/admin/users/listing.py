@@ -163,7 +163,7 @@ def filter_conditions(user_filter: UserFilter, now: datetime | None = None) -> l
     elif status == "disabled":
         conditions.append(User.active.is_(false()))
     elif status == "locked":
-        conditions.append(User.locked_until > now)
+        conditions.append(User.is_locked(now))
     elif status == "must_change_password":
         conditions.append(User.must_change_password.is_(true()))
     elif status == "no_totp":
@@ -247,6 +247,7 @@ def export_rows(params: UserListParams, now: datetime | None = None) -> Iterator
             User.email,
             User.active,
             User.locked_until,
+            User.is_locked(now).label("locked"),
             User.must_change_password,
             User.totp_enabled,
             User.last_sign_in_at,
@@ -266,7 +267,7 @@ def export_rows(params: UserListParams, now: datetime | None = None) -> Iterator
                 row.email,
                 "; ".join(roles.get(row.id, [])),
                 row.active,
-                row.locked_until if row.locked_until and row.locked_until > now else None,
+                row.locked_until if row.locked else None,
                 row.must_change_password,
                 "enrolled" if row.totp_enabled else "not enrolled",
                 row.last_sign_in_at,
