@@ -1,7 +1,17 @@
 """Quill Console: the admin web console of the Quill clinical platform.
 
-``create_app`` builds the Flask app: settings, the auth database, sign-in, CSRF, rate limits,
-the capability blueprints, error pages, security headers and the command-line groups.
+``create_app`` builds the Flask app: settings, the auth database, the extensions
+(``console.extensions``: CSRF, migrate, htmx, rate limits), the capability blueprints, error
+pages, security headers and the command-line groups.
+
+Every capability (``home``, ``auth``, ``admin``, ``patients``, ``letters``, ``ops``,
+``sandbox``) is a package of one shape: ``__init__.py`` (its blueprint ``bp`` and
+``init_app``), ``views.py`` (routes: no SQL, no HTTP), ``services.py`` (one transaction per
+change, its audit row inside it), ``forms.py`` and ``cli.py`` where it has them. ``admin`` has
+one sub-package per sub-feature (``users``, ``roles``, ``sessions``, ``settings``, ``audit``),
+each registering on the one admin blueprint. Shared: ``web/`` (htmx, query parsing, keyset
+paging, CSV), ``db/`` (models), ``audit.py``, ``permissions.py``, ``appsettings.py`` (the settings
+catalogue), ``config.py``; the upstream clients in ``fhir/`` and ``openehr/``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Typed application settings: a catalogue in code, values changed from the settings page.
 
 A setting not stored in the ``app_settings`` table has its default. ``get_setting(key)``
-returns the typed value; ``parse_setting(key, text)`` validates input from a form.
+returns the typed value; ``CATALOGUE[key].parse(text)`` turns form input into that value (or
+raises ``ValueError`` with the message for the field); ``store_setting`` and
+``revert_setting`` change what is stored.
 """
 
 from __future__ import annotations
