@@ -18,6 +18,9 @@ from sqlalchemy.engine import URL
 from console import create_app
 from stack import postgres as project_postgres
 
+# Shared test support (helpers and fixtures), one plugin per concern.
+pytest_plugins = ["tests.support.audit"]
+
 PG_ADMIN_DSN = os.environ.get("TEST_PG_DSN") or project_postgres.dsn()
 """The superuser's DSN: ``TEST_PG_DSN`` (``make test`` sets it) or the project's own cluster."""
 _PG_SERVER = conninfo_to_dict(PG_ADMIN_DSN)

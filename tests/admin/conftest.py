@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 
 from console.auth.passwords import hash_password
 from console.db import db
-from console.db.models import AuditEvent, Role, User, UserRole, UserSession, utcnow
+from console.db.models import Role, User, UserRole, UserSession, utcnow
 from tests.helpers import DEFAULT_PASSWORD, csrf_token, make_user, sign_in
 
 # Hashing once per run keeps bulk users cheap (argon2 costs ~30 ms a hash by design).
@@ -88,23 +88,6 @@ def add_session(
         )
         db.session.commit()
         return session_id
-
-
-def audit_rows(app: Flask, action: str | None = None) -> list[AuditEvent]:
-    """Audit events (optionally of one action), oldest first, detached."""
-    with app.app_context():
-        stmt = select(AuditEvent).order_by(AuditEvent.id)
-        if action is not None:
-            stmt = stmt.where(AuditEvent.action == action)
-        rows = list(db.session.scalars(stmt))
-        for row in rows:
-            db.session.expunge(row)
-        return rows
-
-
-def audit_count(app: Flask) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(AuditEvent)) or 0
 
 
 class Admin:

@@ -17,7 +17,8 @@ import console
 from console.admin.audit.services import KNOWN_ACTIONS
 from console.db import db
 from console.db.models import AuditEvent
-from tests.admin.conftest import Admin, audit_rows, insert_users, signed_in
+from tests.admin.conftest import Admin, insert_users, signed_in
+from tests.support.audit import audit_rows
 
 BASE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 EVENT_ID = re.compile(r"of event (\d+)</span>")

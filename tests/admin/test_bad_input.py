@@ -9,7 +9,8 @@ import pytest
 from flask import Flask
 
 from console.web.query import MAX_ID, parse_id, parse_int
-from tests.admin.conftest import Admin, audit_count, insert_users, signed_in
+from tests.admin.conftest import Admin, insert_users, signed_in
+from tests.support.audit import audit_count
 
 HUGE = "99999999999999999999"
 NOT_ASCII = "²"  # str.isdigit() says yes, int() says no

@@ -11,14 +11,8 @@ from sqlalchemy import select
 from console.db import db
 from console.db.models import User
 from console.permissions import PERMISSIONS
-from tests.admin.conftest import (
-    Admin,
-    add_session,
-    audit_count,
-    audit_rows,
-    insert_users,
-    signed_in,
-)
+from tests.admin.conftest import Admin, add_session, insert_users, signed_in
+from tests.support.audit import audit_count, audit_rows
 
 
 def admin_routes(app: Flask, user_id: int = 1) -> list[tuple[str, str, str, str]]:

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from console.db import db
 from console.db.models import Role
-from tests.admin.conftest import Admin, audit_count, audit_rows, insert_users, signed_in
+from tests.admin.conftest import Admin, insert_users, signed_in
+from tests.support.audit import audit_count, audit_rows
 
 
 def role_form(admin: Admin, role_id: int) -> dict[str, str]:

@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 
 from console.db import db
 from console.db.models import UserSession, utcnow
-from tests.admin.conftest import Admin, add_session, audit_rows, insert_users, signed_in
+from tests.admin.conftest import Admin, add_session, insert_users, signed_in
 from tests.helpers import make_user, sign_in
+from tests.support.audit import audit_rows
 
 
 def live_rows(app: Flask, user_id: int) -> int:

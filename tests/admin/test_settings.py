@@ -13,7 +13,8 @@ from flask import Flask
 
 from console.appsettings import get_setting
 from console.sandbox.server import EmulatorServer
-from tests.admin.conftest import Admin, audit_count, audit_rows, signed_in
+from tests.admin.conftest import Admin, signed_in
+from tests.support.audit import audit_count, audit_rows
 
 CAPABILITY = {
     "resourceType": "CapabilityStatement",

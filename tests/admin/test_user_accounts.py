@@ -17,13 +17,12 @@ from console.db.models import RecoveryCode, User, UserSession, utcnow
 from tests.admin.conftest import (
     Admin,
     add_session,
-    audit_count,
-    audit_rows,
     insert_users,
     shared_hash,
     signed_in,
 )
 from tests.helpers import get_user, make_user, sign_in
+from tests.support.audit import audit_count, audit_rows
 
 
 def edit_form(admin: Admin, user_id: int) -> dict[str, str]:

@@ -12,7 +12,7 @@ from werkzeug.test import TestResponse
 
 from console.auth.sessions import COOKIE_NAME, SECURE_COOKIE_NAME
 from console.db import db
-from console.db.models import AuditEvent, UserSession
+from console.db.models import UserSession
 from tests.helpers import DEFAULT_PASSWORD, csrf_token
 
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -58,19 +58,6 @@ def code_at(secret: str, when: Any, steps_ahead: int = 0) -> str:
     """The TOTP code for ``when`` (a datetime), ``steps_ahead`` time steps later."""
     totp = pyotp.TOTP(secret)
     return totp.generate_otp(totp.timecode(when) + steps_ahead)
-
-
-def audit_rows(app: Flask, action: str) -> list[AuditEvent]:
-    """Audit events with this action, oldest first (detached)."""
-    with app.app_context():
-        rows = list(
-            db.session.scalars(
-                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-            )
-        )
-        for row in rows:
-            db.session.expunge(row)
-        return rows
 
 
 def session_rows(app: Flask, user_id: int | None = None) -> list[UserSession]:

@@ -17,8 +17,9 @@ from console.auth import lockout, passwords
 from console.db import db
 from console.db.models import User
 from tests.auth.conftest import FakeClock
-from tests.auth.support import TOTP_SECRET, audit_rows, code_at, login_form, signed_in, submit_code
+from tests.auth.support import TOTP_SECRET, code_at, login_form, signed_in, submit_code
 from tests.helpers import get_user, make_user
+from tests.support.audit import audit_rows
 
 WRONG = "not the right password at all"
 INVALID = "The username or password is not right."

@@ -15,8 +15,9 @@ from console.auth import services, totp
 from console.db import db
 from console.db.models import User
 from tests.auth.conftest import FakeClock
-from tests.auth.support import TOTP_SECRET, audit_rows, code_at
+from tests.auth.support import TOTP_SECRET, code_at
 from tests.helpers import get_user, make_user
+from tests.support.audit import audit_rows
 
 pytestmark = pytest.mark.postgres
 

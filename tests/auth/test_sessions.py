@@ -22,7 +22,6 @@ from console.db import db
 from console.db.models import User, UserSession
 from tests.auth.conftest import FakeClock
 from tests.auth.support import (
-    audit_rows,
     post_form,
     session_cookie,
     session_rows,
@@ -30,6 +29,7 @@ from tests.auth.support import (
     signed_in,
 )
 from tests.helpers import csrf_token, make_user, sign_in
+from tests.support.audit import audit_rows
 
 
 def _set(app: Flask, **settings: object) -> None:

@@ -13,8 +13,9 @@ from console.appsettings import get_setting, store_setting
 from console.db import db
 from console.db.models import Role, User
 from tests.auth.conftest import FakeClock
-from tests.auth.support import TOTP_SECRET, audit_rows, code_at, post_form, submit_code
+from tests.auth.support import TOTP_SECRET, code_at, post_form, submit_code
 from tests.helpers import DEFAULT_PASSWORD, get_user, make_user, role_id, sign_in
+from tests.support.audit import audit_rows
 
 _SECRET_ON_PAGE = re.compile(r'<code class="secret">([A-Z2-7 ]+)</code>')
 NEW_SECRET = "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU"

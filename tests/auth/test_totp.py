@@ -17,7 +17,6 @@ from console.db.models import RecoveryCode, User
 from tests.auth.conftest import FakeClock
 from tests.auth.support import (
     TOTP_SECRET,
-    audit_rows,
     code_at,
     login_form,
     post_form,
@@ -27,6 +26,7 @@ from tests.auth.support import (
     submit_code,
 )
 from tests.helpers import csrf_token, get_user, make_user, sign_in
+from tests.support.audit import audit_rows
 
 _SECRET_ON_PAGE = re.compile(r'<code class="secret">([A-Z2-7 ]+)</code>')
 _CODES_ON_PAGE = re.compile(r"<li><code>([a-z0-9-]{19})</code></li>")

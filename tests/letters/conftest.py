@@ -15,11 +15,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
 
 from console.appsettings import store_setting
 from console.db import db
-from console.db.models import AuditEvent, Role, RolePermission
+from console.db.models import Role, RolePermission
 from console.openehr import letter_template as lt
 from console.openehr.client import EhrbaseClient
 from tests.fhir.conftest import Hapi, hapi, hapi_server  # noqa: F401  (fixtures)
@@ -35,18 +34,6 @@ def set_settings(app: Flask, **values: Any) -> None:
         for key, value in values.items():
             store_setting(key, value, None)
         db.session.commit()
-
-
-def audit_rows(app: Flask, action: str | None = None) -> list[AuditEvent]:
-    """Audit events, oldest first (optionally of one action), detached."""
-    with app.app_context():
-        query = select(AuditEvent).order_by(AuditEvent.id)
-        if action:
-            query = query.where(AuditEvent.action == action)
-        rows = list(db.session.scalars(query))
-        for row in rows:
-            db.session.expunge(row)
-        return rows
 
 
 def person(family: str, given: str = "Mary") -> dict[str, Any]:

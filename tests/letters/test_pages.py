@@ -19,7 +19,8 @@ from console.db.models import User
 from console.openehr import letter_template as lt
 from console.patients.services import load_patient
 from console.templating import truncated_json
-from tests.letters.conftest import HX, World, a_letter, add_role, audit_rows, set_settings
+from tests.letters.conftest import HX, World, a_letter, add_role, set_settings
+from tests.support.audit import audit_rows
 
 ROW = re.compile(r'<a href="(/patients/[^"/]+/letters/[^"]+)">([^<]*)</a>')
 

@@ -13,8 +13,9 @@ from flask.testing import FlaskClient
 from console.openehr import letter_template as lt
 from tests.fhir.conftest import Hapi
 from tests.helpers import make_user, sign_in
-from tests.letters.conftest import a_letter, audit_rows, person, set_settings
+from tests.letters.conftest import a_letter, person, set_settings
 from tests.openehr.conftest import Target
+from tests.support.audit import audit_rows
 
 AQL = "/ehrbase/rest/openehr/v1/query/aql"
 

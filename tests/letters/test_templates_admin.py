@@ -14,7 +14,8 @@ from flask.testing import FlaskClient
 from console.openehr import letter_template as lt
 from console.sandbox.ehrbase import DEFAULT_ADMIN, DEFAULT_USER, emulator_of, start_ehrbase_emulator
 from tests.helpers import csrf_token
-from tests.letters.conftest import World, audit_rows
+from tests.letters.conftest import World
+from tests.support.audit import audit_rows
 
 TEMPLATES = "/letters/templates"
 

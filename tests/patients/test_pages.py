@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from console.db import db
-from console.db.models import AuditEvent
 from console.sandbox.patients import generate_patients
 from tests.fhir.conftest import Hapi
 from tests.patients.conftest import set_settings
+from tests.support.audit import audit_rows
 
 HX = {"HX-Request": "true"}
 NHS = "https://fhir.nhs.uk/Id/nhs-number"
@@ -81,17 +81,6 @@ def mary() -> dict[str, Any]:
 
 def body(response: Any) -> str:
     return response.get_data(as_text=True)
-
-
-def audit_rows(app: Flask, action: str | None = None) -> list[AuditEvent]:
-    with app.app_context():
-        stmt = select(AuditEvent).order_by(AuditEvent.id)
-        if action:
-            stmt = stmt.where(AuditEvent.action == action)
-        rows = list(db.session.scalars(stmt))
-        for row in rows:
-            db.session.expunge(row)
-        return rows
 
 
 # -- access -------------------------------------------------------------------------------------

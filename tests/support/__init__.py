@@ -1,0 +1,1 @@
+"""Test support shared by every test folder, loaded as pytest plugins (``tests/conftest.py``)."""
