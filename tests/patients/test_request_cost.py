@@ -18,7 +18,7 @@ from sqlalchemy import event, select
 from console.db import db
 from console.db.models import User
 from tests.fhir.conftest import Hapi
-from tests.patients.test_pages import mary
+from tests.support.patients import mary
 
 
 @contextmanager

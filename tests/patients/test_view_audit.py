@@ -9,8 +9,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.fhir.conftest import Hapi
-from tests.patients.test_pages import body, mary
 from tests.support.audit import audit_rows
+from tests.support.patients import body, mary
 
 
 def test_the_view_is_recorded_with_the_nhs_number_and_banner_name(

@@ -1,4 +1,4 @@
-"""The patient search and patient pages, with the HAPI emulator behind them."""
+"""The patient search page: access, fields, paging, upstream failures and its audit."""
 
 from __future__ import annotations
 
@@ -12,78 +12,19 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
 
-from console.db import db
-from console.sandbox.patients import generate_patients
 from tests.fhir.conftest import Hapi
 from tests.patients.conftest import set_settings
 from tests.support.audit import audit_rows
-
-HX = {"HX-Request": "true"}
-NHS = "https://fhir.nhs.uk/Id/nhs-number"
-
-
-def person(family: str, given: str = "Alex", **extra: Any) -> dict[str, Any]:
-    return {
-        "resourceType": "Patient",
-        "name": [{"use": "official", "family": family, "given": [given]}],
-        **extra,
-    }
-
-
-def mary() -> dict[str, Any]:
-    return {
-        "resourceType": "Patient",
-        "identifier": [
-            {"system": NHS, "value": "4010232137"},
-            {
-                "type": {"text": "Hospital number"},
-                "system": "https://trust.example/mrn",
-                "value": "RX123",
-            },
-        ],
-        "name": [
-            {"use": "official", "family": "Jones", "given": ["Mary", "Anne"], "prefix": ["Mrs"]},
-            {"use": "maiden", "family": "Evans", "given": ["Mary"], "period": {"end": "1995"}},
-        ],
-        "telecom": [{"system": "phone", "value": "07700 900123", "use": "mobile"}],
-        "gender": "female",
-        "birthDate": "1970-01-01",
-        "address": [
-            {"use": "home", "line": ["1 High Street"], "city": "Leeds", "postalCode": "LS1 4AP"}
-        ],
-        "generalPractitioner": [
-            {
-                "type": "Organization",
-                "identifier": {
-                    "system": "https://fhir.nhs.uk/Id/ods-organization-code",
-                    "value": "Y90001",
-                },
-                "display": "Riverside Medical Practice",
-            }
-        ],
-        "contact": [
-            {
-                "relationship": [
-                    {
-                        "coding": [
-                            {"system": "http://terminology.hl7.org/CodeSystem/v2-0131", "code": "N"}
-                        ]
-                    }
-                ],
-                "name": {"family": "Jones", "given": ["Tom"]},
-                "telecom": [{"system": "phone", "value": "07700 900456"}],
-            }
-        ],
-    }
-
-
-def body(response: Any) -> str:
-    return response.get_data(as_text=True)
-
-
-# -- access -------------------------------------------------------------------------------------
+from tests.support.patients import (
+    FAULTS,
+    HX,
+    NHS,
+    body,
+    break_the_audit_table,
+    mary,
+    person,
+)
 
 
 def test_anonymous_users_are_sent_to_sign_in(console: Flask) -> None:
@@ -101,9 +42,6 @@ def test_users_without_patient_permissions_get_403(
     assert client.get("/patients/?q=jones").status_code == 403
     assert client.get(f"/patients/{pid}").status_code == 403
     assert hapi.requests_to() == [], "nothing was asked of HAPI"
-
-
-# -- search -------------------------------------------------------------------------------------
 
 
 def test_empty_search_page_sends_nothing_upstream(clinician: FlaskClient, hapi: Hapi) -> None:
@@ -338,50 +276,6 @@ def test_an_expired_results_page(console: Flask, clinician: FlaskClient, hapi: H
     assert 'href="/patients/?q=jones"' in page, "try again runs the search afresh"
 
 
-# -- upstream failures ---------------------------------------------------------------------------
-
-
-FAULTS = [
-    ({"status": 500}, 502, "had a problem answering"),
-    ({"status": 503}, 502, "had a problem answering"),
-    ({"malformed": True, "content_type": "application/fhir+json"}, 502, "could not read"),
-    (
-        {
-            "status": 200,
-            "body": '{"resourceType": "Observation"}',
-            "content_type": "application/fhir+json",
-        },
-        502,
-        "could not read",
-    ),
-    (
-        {"status": 200, "body": "<html>login</html>", "content_type": "text/html"},
-        502,
-        "could not read",
-    ),
-    (
-        {
-            "status": 400,
-            "content_type": "application/fhir+json",
-            "body": json.dumps(
-                {
-                    "resourceType": "OperationOutcome",
-                    "issue": [
-                        {
-                            "severity": "error",
-                            "code": "processing",
-                            "diagnostics": "HAPI-9999: nope",
-                        }
-                    ],
-                }
-            ),
-        },
-        502,
-        "rejected the request",
-    ),
-]
-
-
 @pytest.mark.parametrize(("faults", "status", "message"), FAULTS)
 def test_upstream_faults_reach_the_search_page_as_plain_messages(
     clinician: FlaskClient, hapi: Hapi, faults: dict[str, Any], status: int, message: str
@@ -513,260 +407,6 @@ def test_no_fhir_server_configured(app_factory: Callable[..., Flask]) -> None:
     assert "not connected to a patient record service" in body(response)
 
 
-# -- patient page --------------------------------------------------------------------------------
-
-
-def test_patient_page_shows_the_banner_and_details(clinician: FlaskClient, hapi: Hapi) -> None:
-    [pid] = hapi.app.seed([mary()])
-    response = clinician.get(f"/patients/{pid}")
-    assert response.status_code == 200
-    assert response.headers["Cache-Control"] == "no-store"
-    page = body(response)
-    banner = page[page.index('class="patient-banner') : page.index("</section>")]
-    assert "JONES, Mary Anne (Mrs)" in banner
-    assert re.search(r"Born</dt> <dd>01-Jan-1970 \(\d+y\)", banner)
-    assert "Gender</dt> <dd>Female" in banner
-    assert "401 023 2137" in banner and 'data-copy="4010232137"' in banner
-    assert "<dt>NHS number</dt>" in page and "<dt>Hospital number</dt>" in page and "RX123" in page
-    assert "Mary Evans" in page and "until 1995" in page
-    assert "Mobile phone" in page and "07700 900123" in page
-    assert "1 High Street" in page and "LS1 4AP" in page
-    assert "Riverside Medical Practice" in page and "Y90001" in page
-    assert "Tom Jones" in page and "Next of kin" in page
-    assert "<dt>Version</dt><dd>1</dd>" in page
-    assert re.search(r"<dt>Last updated</dt><dd>\d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2}</dd>", page)
-    assert page.count("Times are UK time") == 1, "the time zone is stated once"
-    assert (
-        '<details class="fhir-resource">' in page
-        and "&#34;resourceType&#34;: &#34;Patient&#34;" in page
-    )
-
-
-def test_the_patient_page_costs_one_fhir_request(clinician: FlaskClient, hapi: Hapi) -> None:
-    [pid] = hapi.app.seed([mary()])
-    hapi.server.injector.reset_counts()
-    assert clinician.get(f"/patients/{pid}").status_code == 200
-    assert hapi.requests_to() == [("GET", f"/fhir/Patient/{pid}")]
-
-
-def test_identifiers_are_labelled_by_known_system_else_the_raw_system(
-    clinician: FlaskClient, hapi: Hapi
-) -> None:
-    patient = mary()
-    patient["identifier"] += [
-        {"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "Y90001"},
-        {"system": "urn:oid:2.16.840.1.113883.2.1.3.2.4.18.23", "value": "LOCAL-7"},
-    ]
-    [pid] = hapi.app.seed([patient])
-    page = body(clinician.get(f"/patients/{pid}"))
-    assert "<dt>NHS number</dt>\n      <dd>401 023 2137" in page
-    assert "<dt>ODS organisation code</dt>" in page
-    assert "<dt>urn:oid:2.16.840.1.113883.2.1.3.2.4.18.23</dt>" in page and "LOCAL-7" in page
-
-
-def test_pages_are_not_cached_and_htmx_keeps_no_history_copy(
-    clinician: FlaskClient, hapi: Hapi
-) -> None:
-    [pid] = hapi.app.seed([mary()])
-    gone = hapi.app.seed([person("Gone")])[0]
-    hapi.app.delete("Patient", gone)
-    for url, headers in [
-        ("/patients/", {}),
-        ("/patients/?q=jones", {}),
-        ("/patients/?q=jones", HX),
-        ("/patients/?q=9434765918", {}),
-        (f"/patients/{pid}", {}),
-        (f"/patients/{gone}", {}),
-        ("/patients/404404", {}),
-    ]:
-        response = clinician.get(url, headers=headers)
-        assert response.headers["Cache-Control"] == "no-store", url
-        if not headers:
-            assert '"historyCacheSize": 0' in body(response), url
-
-
-def test_missing_values_read_not_known(clinician: FlaskClient, hapi: Hapi) -> None:
-    [pid] = hapi.app.seed([{"resourceType": "Patient"}])
-    page = body(clinician.get(f"/patients/{pid}"))
-    banner = page[page.index('class="patient-banner') : page.index("</section>")]
-    assert "Name not known" in banner
-    assert banner.count("Not known") >= 3  # born, gender, NHS No.
-    assert "?" not in re.sub(r"<[^>]+>", "", banner)
-
-
-def test_deceased_patients_are_marked(clinician: FlaskClient, hapi: Hapi) -> None:
-    [pid] = hapi.app.seed([{**mary(), "deceasedDateTime": "2020-03-04T10:00:00+00:00"}])
-    page = body(clinician.get(f"/patients/{pid}"))
-    assert 'class="patient-banner deceased"' in page
-    assert "Deceased" in page and "This patient has died (04-Mar-2020)" in page
-    assert "01-Jan-1970 (50y)" in page, "age at death"
-    results = body(clinician.get("/patients/?q=jones"))
-    assert "Deceased" in results
-
-
-def test_an_inactive_record_is_marked(clinician: FlaskClient, hapi: Hapi) -> None:
-    inactive, active, unknown = hapi.app.seed(
-        [{**mary(), "active": False}, {**mary(), "active": True}, mary()]
-    )
-    assert "marked inactive" in body(clinician.get(f"/patients/{inactive}"))
-    assert "marked inactive" not in body(clinician.get(f"/patients/{active}"))
-    assert "marked inactive" not in body(clinician.get(f"/patients/{unknown}"))
-
-
-def test_deleted_patient(clinician: FlaskClient, hapi: Hapi) -> None:
-    [pid] = hapi.app.seed([mary()])
-    hapi.app.delete("Patient", pid)
-    response = clinician.get(f"/patients/{pid}")
-    assert response.status_code == 410
-    page = body(response)
-    assert "This record was deleted" in page
-    assert "Resource was deleted at" in page
-    assert "JONES" not in page
-
-
-@pytest.mark.parametrize("patient_id", ["999999", "no-such-patient", "bad$id"])
-def test_unknown_patient(clinician: FlaskClient, patient_id: str) -> None:
-    response = clinician.get(f"/patients/{patient_id}")
-    assert response.status_code == 404
-    assert "No patient record was found" in body(response)
-
-
-@pytest.mark.parametrize(("faults", "status", "message"), FAULTS[:3])
-def test_upstream_faults_reach_the_patient_page(
-    clinician: FlaskClient, hapi: Hapi, faults: dict[str, Any], status: int, message: str
-) -> None:
-    [pid] = hapi.app.seed([mary()])
-    hapi.server.set_faults(**faults)
-    response = clinician.get(f"/patients/{pid}")
-    assert response.status_code == status
-    page = body(response)
-    assert message in page and "Try again" in page and f'href="/patients/{pid}"' in page
-
-
-def test_an_unreachable_or_hanging_server_on_the_patient_page(
-    console: Flask, clinician: FlaskClient, hapi: Hapi
-) -> None:
-    [pid] = hapi.app.seed([mary()])
-    set_settings(console, **{"clinical.fhir_read_timeout_seconds": 0.5})
-    hapi.server.set_faults(hang=True)
-    response = clinician.get(f"/patients/{pid}")
-    assert response.status_code == 504
-    assert "took too long to answer" in body(response) and "Try again" in body(response)
-    hapi.server.clear_faults()
-    hapi.server.refuse_connections()
-    response = clinician.get(f"/patients/{pid}")
-    assert response.status_code == 503
-    page = body(response)
-    assert "could not connect" in page and "Technical details" in page
-    assert "JONES" not in page and "No patient record was found" not in page
-
-
-# -- escaping ------------------------------------------------------------------------------------
-
-XSS = "<script>alert(1)</script>"
-
-
-def hostile() -> dict[str, Any]:
-    return {
-        "resourceType": "Patient",
-        "identifier": [
-            {"system": NHS, "value": "9434765919"},
-            {"system": f"urn:{XSS}", "value": XSS, "type": {"text": XSS}},
-        ],
-        "name": [
-            {
-                "use": "official",
-                "family": f"Xss{XSS}",
-                "given": [XSS],
-                "prefix": [XSS],
-                "suffix": [XSS],
-            },
-            {"use": XSS, "text": XSS},
-        ],
-        "telecom": [{"system": XSS, "value": XSS, "use": XSS}],
-        "gender": XSS,
-        "birthDate": XSS,
-        "address": [{"use": "home", "line": [XSS], "city": XSS, "postalCode": XSS, "country": XSS}],
-        "generalPractitioner": [{"display": XSS, "identifier": {"system": XSS, "value": XSS}}],
-        "managingOrganization": {"display": XSS},
-        "contact": [
-            {
-                "relationship": [{"text": XSS}],
-                "name": {"family": XSS, "given": [XSS]},
-                "telecom": [{"system": "phone", "value": XSS}],
-                "address": {"line": [XSS]},
-            }
-        ],
-        "deceasedDateTime": XSS,
-    }
-
-
-def test_every_displayed_field_is_escaped(clinician: FlaskClient, hapi: Hapi) -> None:
-    [pid] = hapi.app.seed([hostile()])
-    results = body(clinician.get("/patients/?q=xss"))
-    assert f'href="/patients/{pid}"' in results
-    page = body(clinician.get(f"/patients/{pid}"))
-    for rendered in (results, page):
-        assert "<script>alert" not in rendered
-        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered
-    assert page.count("&lt;script&gt;") >= 15
-
-
-def test_record_metadata_and_search_input_are_escaped(clinician: FlaskClient, hapi: Hapi) -> None:
-    resource = {
-        **hostile(),
-        "id": "1000",
-        "meta": {"versionId": XSS, "lastUpdated": XSS},
-        "deceasedDateTime": "2020-01-01",
-        "identifier": [{"system": NHS, "value": '" onclick="alert(1)'}],
-    }
-    hapi.server.set_faults(
-        status=200, body=json.dumps(resource), content_type="application/fhir+json"
-    )
-    page = body(clinician.get("/patients/1000"))
-    assert "<script>alert" not in page
-    assert "<dt>Version</dt><dd>&lt;script&gt;" in page
-    assert "<dt>Last updated</dt><dd>&lt;script&gt;" in page
-    assert 'onclick="alert' not in page and "&#34; onclick=&#34;alert(1)" in page
-    hapi.server.clear_faults()
-    for headers in ({}, HX):
-        answer = body(clinician.get("/patients/", query_string={"q": XSS}, headers=headers))
-        assert "<script>alert" not in answer
-
-
-def test_an_absurdly_nested_resource_is_not_a_crash(clinician: FlaskClient, hapi: Hapi) -> None:
-    depth = 900
-    nested = '{"resourceType": "Patient", "id": "1000", "extension": ' + "[" * depth
-    hapi.server.set_faults(
-        status=200, body=nested + "]" * depth + "}", content_type="application/fhir+json"
-    )
-    response = clinician.get("/patients/1000")
-    assert response.status_code == 200, "deep but readable: shown"
-    assert '<details class="fhir-resource">' in body(response)
-    hapi.server.set_faults(
-        status=200, body="[" * 100_000 + "]" * 100_000, content_type="application/fhir+json"
-    )
-    response = clinician.get("/patients/1000")
-    assert response.status_code == 502
-    assert "could not read" in body(response)
-
-
-def test_upstream_diagnostics_are_escaped(clinician: FlaskClient, hapi: Hapi) -> None:
-    outcome = {
-        "resourceType": "OperationOutcome",
-        "issue": [{"severity": "error", "code": "x", "diagnostics": XSS}],
-    }
-    hapi.server.set_faults(
-        status=400, body=json.dumps(outcome), content_type="application/fhir+json"
-    )
-    for headers in ({}, HX):
-        page = body(clinician.get("/patients/?q=jones", headers=headers))
-        assert "<script>alert" not in page and "&lt;script&gt;" in page
-
-
-# -- audit ---------------------------------------------------------------------------------------
-
-
 def test_each_search_is_audited_with_its_criteria(
     console: Flask, clinician: FlaskClient, hapi: Hapi
 ) -> None:
@@ -797,23 +437,6 @@ def test_a_failed_search_is_audited_as_a_failure(
     assert row.details is not None and row.details["error"] == "FhirServerError"
 
 
-def test_each_patient_view_is_audited(console: Flask, clinician: FlaskClient, hapi: Hapi) -> None:
-    [pid] = hapi.app.seed([mary()])
-    clinician.get(f"/patients/{pid}")
-    clinician.get("/patients/404404")
-    rows = audit_rows(console, "patient.view")
-    assert [(r.patient_id, r.target_type, r.target_id, r.outcome) for r in rows] == [
-        (pid, "Patient", pid, "success"),
-        ("404404", "Patient", "404404", "failure"),
-    ]
-
-
-def break_the_audit_table(app: Flask) -> None:
-    with app.app_context():
-        db.session.execute(text("DROP TABLE audit_events"))
-        db.session.commit()
-
-
 def test_no_search_results_without_an_audit_row(
     console: Flask, clinician: FlaskClient, hapi: Hapi
 ) -> None:
@@ -825,33 +448,3 @@ def test_no_search_results_without_an_audit_row(
         assert "could not record this access in the audit log" in page
         assert "JONES" not in page and "401 023 2137" not in page
     assert clinician.get("/patients/?q=jones").status_code == 503
-
-
-def test_no_patient_page_without_an_audit_row(
-    console: Flask, clinician: FlaskClient, hapi: Hapi
-) -> None:
-    [pid] = hapi.app.seed([mary()])
-    break_the_audit_table(console)
-    response = clinician.get(f"/patients/{pid}")
-    assert response.status_code == 503
-    page = body(response)
-    assert "could not record this access in the audit log" in page
-    assert "JONES" not in page and "401 023 2137" not in page and "Mary" not in page
-
-
-# -- the service other pages use -----------------------------------------------------------------
-
-
-def test_load_patient_for_other_pages(console: Flask, hapi: Hapi) -> None:
-    from console.fhir import FhirGone, FhirNotFound
-    from console.patients.services import load_patient
-
-    [pid, gone] = hapi.app.seed(generate_patients(2, seed=1))
-    hapi.app.delete("Patient", gone)
-    with console.test_request_context():
-        assert load_patient(pid).id == pid
-        with pytest.raises(FhirNotFound):
-            load_patient("nope")
-        with pytest.raises(FhirGone):
-            load_patient(gone)
-    assert audit_rows(console) == [], "the caller audits its own view"
