@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from console.admin.roles import services as role_service
 from console.admin.settings import services as settings_service
+from console.admin.users import bulk
 from console.admin.users import services as user_service
 from console.appsettings import get_setting
 from console.db import db
@@ -59,7 +60,7 @@ def test_a_bulk_action_whose_audit_events_fail_changes_no_user(
     for user_id in ids:
         add_session(app, user_id)
     events = audit_count(app)
-    monkeypatch.setattr(user_service, "record_events", _fail)
+    monkeypatch.setattr(bulk, "record_events", _fail)
     with pytest.raises(AuditStoreDown):
         admin.post(
             "/admin/users/bulk",

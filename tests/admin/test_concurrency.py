@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from console.admin.users import services as user_service
+from console.admin.users.bulk import apply_to_user
 from console.admin.users.guards import LastAdminError
 from console.db import db
 from console.db.models import User
@@ -31,7 +31,7 @@ def test_simultaneous_mutual_disabling_leaves_one_administrator(
     def disable(name: str, target: int) -> None:
         with app.app_context():
             try:
-                user_service.apply_to_user("disable", target)
+                apply_to_user("disable", target)
                 outcomes[name] = "done"
             except LastAdminError:
                 outcomes[name] = "refused"

@@ -23,8 +23,8 @@ from wtforms.widgets import HiddenInput
 
 from console.admin.forms import CheckboxesField
 from console.admin.users.accounts import USERNAME_PATTERN
+from console.admin.users.bulk import BulkRequest
 from console.admin.users.listing import UserFilter, parse_filter
-from console.admin.users.services import BulkRequest
 from console.web.query import parse_id
 
 MAX_BULK_IDS = 1000

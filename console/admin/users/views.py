@@ -22,8 +22,18 @@ from console.admin.services import (
     error_status,
 )
 from console.admin.sessions.services import live_session_count
+from console.admin.users import actions
 from console.admin.users import listing as user_listing
 from console.admin.users import services as user_service
+from console.admin.users.actions import BULK_ACTIONS, UserAction
+from console.admin.users.bulk import (
+    BulkPreview,
+    StaleSelection,
+    apply_bulk,
+    apply_to_user,
+    changing_usernames,
+    preview_bulk,
+)
 from console.admin.users.forms import PasswordResetForm, UserCreateForm, UserEditForm, parse_bulk
 from console.admin.users.guards import LastAdminError
 from console.admin.users.listing import STATUSES, UserListParams
@@ -34,71 +44,7 @@ from console.web.csv import csv_response, stream_csv
 from console.web.htmx import is_htmx, page_or_fragment
 from console.web.query import ID_ROUTE
 
-USER_ACTIONS: dict[str, dict[str, str]] = {
-    "disable": {
-        "title": "Disable this user",
-        "button": "Disable user",
-        "text": "They are signed out everywhere and cannot sign in until enabled again.",
-    },
-    "enable": {
-        "title": "Enable this user",
-        "button": "Enable user",
-        "text": "They can sign in again with their current password.",
-    },
-    "unlock": {
-        "title": "Unlock this user",
-        "button": "Unlock",
-        "text": "Clears the failed sign-in count and any temporary lockout.",
-    },
-    "require-password-change": {
-        "title": "Require a password change",
-        "button": "Require password change",
-        "text": "They must choose a new password the next time they sign in.",
-    },
-    "require-totp": {
-        "title": "Require two-factor set-up",
-        "button": "Require two-factor",
-        "text": "They must set up an authenticator app before they can do anything else: at "
-        "their next sign-in, or on their next page if they are signed in now.",
-    },
-    "withdraw-totp": {
-        "title": "Withdraw the two-factor set-up requirement",
-        "button": "Withdraw two-factor requirement",
-        "text": "They no longer have to set up an authenticator app before doing anything "
-        "else. Where the settings require two-factor for administrators, that still applies.",
-    },
-    "reset-password": {
-        "title": "Reset the password",
-        "button": "Reset password",
-        "text": "Sets a temporary password, signs them out everywhere, and makes them "
-        "choose a new password at their next sign-in.",
-    },
-    "reset-totp": {
-        "title": "Reset two-factor authentication",
-        "button": "Reset two-factor",
-        "text": "Removes their authenticator app and recovery codes. "
-        "They enrol again when they next sign in, if two-factor is required.",
-    },
-    "end-sessions": {
-        "title": "End all sessions",
-        "button": "End sessions",
-        "text": "Signs them out of every browser; they can sign in again.",
-    },
-    "delete": {
-        "title": "Delete this user",
-        "button": "Delete user",
-        "text": "Only accounts that have never been used can be deleted. This cannot be undone.",
-    },
-}
 FIELD_LABELS = {"full_name": "Full name", "email": "E-mail", "roles": "Roles", "active": "Active"}
-SIMPLE_ACTIONS = {
-    "disable": "disable",
-    "enable": "enable",
-    "unlock": "unlock",
-    "require-password-change": "require_password_change",
-    "require-totp": "require_totp",
-    "withdraw-totp": "withdraw_totp",
-}
 
 
 # --- list ---------------------------------------------------------------------------------
@@ -125,7 +71,7 @@ def _list_context(params: UserListParams) -> dict[str, Any]:
         "statuses": STATUSES,
         "sorts": user_listing.SORTS,
         "page_sizes": user_listing.PAGE_SIZES,
-        "actions": user_service.ACTIONS,
+        "actions": BULK_ACTIONS,
         "now": utcnow(),
         "current_user_id": current_user.id,
     }
@@ -172,32 +118,21 @@ def users_export() -> ResponseReturnValue:
 NAMES_SHOWN = 5  # the confirmation names this many of the users that would change
 
 
-def _bulk_context(preview: user_service.BulkPreview) -> dict[str, Any]:
+def _bulk_context(preview: BulkPreview) -> dict[str, Any]:
     view = user_listing.parse_params(request.form)
     return {
         "preview": preview,
         "bulk": preview.request,
         "what": bulk_title(preview),
-        "names": user_service.changing_usernames(preview.request, NAMES_SHOWN),
+        "names": changing_usernames(preview.request, NAMES_SHOWN),
         "list_params": view,
         "list_params_query": view.as_query(after=None, before=None),
     }
 
 
-def bulk_title(preview: user_service.BulkPreview) -> str:
+def bulk_title(preview: BulkPreview) -> str:
     """``Disable 12 users`` — the confirmation's title and button."""
-    count = f"{preview.changing:,} {'user' if preview.changing == 1 else 'users'}"
-    role = f" “{preview.role_name}”" if preview.role_name else ""
-    return {
-        "disable": f"Disable {count}",
-        "enable": f"Enable {count}",
-        "unlock": f"Unlock {count}",
-        "require_password_change": f"Require a password change for {count}",
-        "require_totp": f"Require two-factor set-up for {count}",
-        "withdraw_totp": f"Withdraw the two-factor set-up requirement for {count}",
-        "assign_role": f"Assign the role{role} to {count}",
-        "remove_role": f"Remove the role{role} from {count}",
-    }[preview.action.key]
+    return actions.bulk_title(preview.action, preview.changing, preview.role_name)
 
 
 def _bulk_error(message: str, errors: dict[str, str] | None, status: int) -> ResponseReturnValue:
@@ -220,7 +155,7 @@ def users_bulk_confirm() -> ResponseReturnValue:
     """Say how many users the action would change, and ask to confirm (a dialog with htmx)."""
     bulk = parse_bulk(request.form)
     try:
-        preview = user_service.preview_bulk(bulk)
+        preview = preview_bulk(bulk)
     except FieldErrors as exc:
         return _bulk_error("Choose what to do and with which users.", exc.errors, 400)
     return page_or_fragment(
@@ -236,8 +171,8 @@ def users_bulk() -> ResponseReturnValue:
     """Apply a confirmed bulk action in one transaction."""
     bulk = parse_bulk(request.form)
     try:
-        result = user_service.apply_bulk(bulk, confirmation=request.form.get("confirmation", ""))
-    except user_service.StaleSelection as exc:
+        result = apply_bulk(bulk, confirmation=request.form.get("confirmation", ""))
+    except StaleSelection as exc:
         if is_htmx():
             body = render_template(
                 "admin/_users_bulk_confirm_dialog.html",
@@ -269,21 +204,8 @@ def users_bulk() -> ResponseReturnValue:
     return redirect(url_for("admin.users", **params.as_query()))
 
 
-def _bulk_message(result: user_service.BulkPreview) -> str:
-    noun = "user" if result.changing == 1 else "users"
-    action = result.action
-    role = f" “{result.role_name}”" if result.role_name else ""
-    done = {
-        "disable": "Disabled",
-        "enable": "Enabled",
-        "unlock": "Unlocked",
-        "require_password_change": "Required a password change for",
-        "require_totp": "Required two-factor set-up for",
-        "withdraw_totp": "Withdrew the two-factor set-up requirement for",
-        "assign_role": f"Assigned the role{role} to",
-        "remove_role": f"Removed the role{role} from",
-    }[action.key]
-    return f"{done} {result.changing} {noun}."
+def _bulk_message(result: BulkPreview) -> str:
+    return actions.bulk_done(result.action, result.changing, result.role_name)
 
 
 # --- create -------------------------------------------------------------------------------
@@ -409,31 +331,11 @@ def _detail(
         "reset_form": PasswordResetForm(formdata=None),
         "sessions": live_session_count(user.id, now),
         "now": now,
-        "actions": USER_ACTIONS,
-        "available": _available_actions(user, now),
+        "available": actions.available_actions(user, now),
         "field_labels": FIELD_LABELS,
     }
     context.update(extra)
     return render_template("admin/user.html", **context), status
-
-
-def _available_actions(user: User, now: Any) -> list[str]:
-    available = ["disable" if user.active else "enable"]
-    if user.locked_until is not None or user.failed_login_count:
-        available.append("unlock")
-    if not user.must_change_password:
-        available.append("require-password-change")
-    if not user.totp_enabled and not user.must_enrol_totp:
-        available.append("require-totp")
-    if user.must_enrol_totp:
-        available.append("withdraw-totp")
-    available.append("reset-password")
-    if user.totp_enabled or user.totp_secret:
-        available.append("reset-totp")
-    available.append("end-sessions")
-    if user.last_sign_in_at is None:
-        available.append("delete")
-    return available
 
 
 @bp.get(f"/users/<{ID_ROUTE}:user_id>")
@@ -497,31 +399,34 @@ def user_update(user_id: int) -> ResponseReturnValue:
 @bp.route(f"/users/<{ID_ROUTE}:user_id>/actions/<action>", methods=["GET", "POST"])
 @require_permission("users.manage")
 def user_action(user_id: int, action: str) -> ResponseReturnValue:
-    """Confirm (GET) and carry out (POST) one account action."""
-    if action not in USER_ACTIONS:
+    """Confirm (GET) and carry out (POST) one account action (``action``: its slug)."""
+    chosen = actions.BY_SLUG.get(action)
+    if chosen is None or chosen.needs_role:
         abort(404)
+    return _user_action(user_id, chosen)
+
+
+def _user_action(user_id: int, action: UserAction) -> ResponseReturnValue:
     user = _load(user_id)
-    form: Any = PasswordResetForm() if action == "reset-password" else ConfirmForm()
+    form: Any = PasswordResetForm() if action.key == "reset_password" else ConfirmForm()
     if request.method == "GET" or not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
         return render_template(
-            "admin/user_action.html", user=user, action=action, info=USER_ACTIONS[action], form=form
+            "admin/user_action.html", user=user, action=action, form=form
         ), status
     username = user.username
     try:
         outcome = _carry_out(action, user_id, form)
     except FieldErrors as exc:
         _attach_errors(form, exc.errors)
-        return render_template(
-            "admin/user_action.html", user=user, action=action, info=USER_ACTIONS[action], form=form
-        ), 400
+        return render_template("admin/user_action.html", user=user, action=action, form=form), 400
     except LastAdminError as exc:
         return _detail(_load(user_id), status=409, action_error=str(exc))
     except NotFound:
         abort(404)
     except AdminActionError as exc:
         return _detail(_load(user_id), status=409, action_error=str(exc))
-    if action == "reset-password" and isinstance(outcome, str):
+    if action.key == "reset_password" and isinstance(outcome, str):
         return render_template(
             "admin/password_shown.html",
             title=f"New temporary password for {username}",
@@ -529,46 +434,16 @@ def user_action(user_id: int, action: str) -> ResponseReturnValue:
             password=outcome,
             user_id=user_id,
         )
-    if action == "delete":
-        flash(f"Deleted the unused account {username}.", "success")
+    message = actions.one_user_message(action, username, outcome)
+    changed = outcome is not False and outcome != 0
+    flash(message, "success" if changed else "info")
+    if action.key == "delete":
         return redirect(url_for("admin.users"))
-    flash(_action_message(action, username, outcome), "success" if outcome is not False else "info")
     return redirect(url_for("admin.user_detail", user_id=user_id))
 
 
-def _carry_out(action: str, user_id: int, form: Any) -> Any:
-    if action in SIMPLE_ACTIONS:
-        return user_service.apply_to_user(SIMPLE_ACTIONS[action], user_id)
-    if action == "reset-password":
-        return user_service.reset_account_password(user_id, form.typed_password()) or True
-    if action == "reset-totp":
-        return user_service.reset_two_factor(user_id)
-    if action == "end-sessions":
-        return user_service.end_account_sessions(user_id)
-    return user_service.delete_account(user_id)
-
-
-def _action_message(action: str, username: str, outcome: Any) -> str:
-    if outcome is False or outcome == 0:
-        return {
-            "disable": f"{username} was already disabled.",
-            "enable": f"{username} was already enabled.",
-            "unlock": f"{username} was not locked.",
-            "require-password-change": f"{username} already had to change their password.",
-            "require-totp": f"{username} already has or must set up two-factor.",
-            "withdraw-totp": f"{username} did not have to set up two-factor.",
-            "reset-totp": f"{username} had no two-factor authentication to reset.",
-            "end-sessions": f"{username} had no sessions to end.",
-        }.get(action, "Nothing needed changing.")
-    if action == "end-sessions":
-        return f"Ended {outcome} session{'s' if outcome != 1 else ''} of {username}."
-    return {
-        "disable": f"Disabled {username} and ended their sessions.",
-        "enable": f"Enabled {username}.",
-        "unlock": f"Unlocked {username}.",
-        "require-password-change": f"{username} must change their password at next sign-in.",
-        "require-totp": f"{username} must set up two-factor before doing anything else.",
-        "withdraw-totp": f"{username} no longer has to set up two-factor.",
-        "reset-password": f"Set a new temporary password for {username}.",
-        "reset-totp": f"Reset two-factor authentication for {username}.",
-    }.get(action, "Done.")
+def _carry_out(action: UserAction, user_id: int, form: Any) -> object:
+    if action.effect is None:
+        return apply_to_user(action.key, user_id)
+    password = form.typed_password() if action.key == "reset_password" else None
+    return action.effect(user_id, password)
