@@ -30,6 +30,29 @@ LEEWAY_SECONDS = 120
 MAX_AGE_SECONDS = 600
 
 
+ID_TOKEN_COOKIE_LIMIT = 2500
+"""The longest ID token a sign-in waiting for the console's code keeps: it waits in a cookie,
+which browsers drop beyond 4 KB. A longer one is left out, and the provider's logout is then
+asked with the client id instead of the ID token hint."""
+
+
+def session_marker(issuer: str, claims: Mapping[str, Any]) -> dict[str, Any]:
+    """What a console session signed in through the provider keeps (``SESSION_KEY``)."""
+    return {
+        "iss": issuer,
+        "sub": str(claims["sub"]),
+        "sid": claims.get("sid"),
+        "id_token": str(claims.get("_id_token") or ""),
+    }
+
+
+def for_a_cookie(marker: Mapping[str, Any]) -> dict[str, Any]:
+    """``marker`` small enough to wait in the pre-sign-in cookie (``ID_TOKEN_COOKIE_LIMIT``)."""
+    if len(str(marker.get("id_token") or "")) <= ID_TOKEN_COOKIE_LIMIT:
+        return dict(marker)
+    return {**marker, "id_token": ""}
+
+
 class InvalidLogoutToken(Exception):
     """The logout token was refused; the message names why (for the audit log only)."""
 
