@@ -137,6 +137,7 @@ def backchannel_logout() -> ResponseReturnValue:
         if not token:
             raise logout.InvalidLogoutToken("no logout_token")
         claims = logout.validate_logout_token(idp, token)
+        logout.remember_token(str(claims["iss"]), claims)
     except (logout.InvalidLogoutToken, provider.ProviderUnavailable, ValueError) as exc:
         audit_failure(f"logout token refused: {exc}"[:300], kind="back-channel logout")
         answer.status_code = 400

@@ -126,6 +126,8 @@ BAD_TOKENS = {
     "not a logout event": lambda idp: idp.sign(logout_claims(idp, events={"other": {}})),
     "with a nonce": lambda idp: idp.sign(logout_claims(idp, nonce="n")),
     "no sid nor sub": lambda idp: idp.sign(logout_claims(idp, sid=None, sub=None)),
+    "no jti": lambda idp: idp.sign(logout_claims(idp, jti=None)),
+    "jti not a string": lambda idp: idp.sign(logout_claims(idp, jti=12345)),
     "stale": lambda idp: idp.sign(logout_claims(idp, iat=int(time.time()) - 3600)),
     "missing": lambda idp: "",
     "garbage": lambda idp: "not-a-token",

@@ -1,0 +1,145 @@
+"""Back-channel logout tokens are single-use: each accepted ``jti`` is remembered (in the auth
+database, which every worker shares) until the token would be refused as expired anyway, and
+the same token sent again is refused; remembered tokens are forgotten as sessions are purged."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from console.auth import clock
+from console.db import db
+from console.sso.logout import LEEWAY_SECONDS, MAX_AGE_SECONDS
+from console.sso.models import SsoLogoutToken
+from tests.helpers import make_user
+from tests.sso.conftest import configure, sso_environ, sso_sign_in
+from tests.sso.fake_idp import FakeIdp
+from tests.sso.test_accounts import link
+from tests.sso.test_logout import logout_claims, signed_in
+from tests.support.audit import audit_rows
+
+
+@pytest.fixture
+def replay_app(any_app_factory: Callable[..., Flask], fake_idp: FakeIdp) -> Flask:
+    """A console on SQLite, then on PostgreSQL, with Alice linked to the fake provider."""
+    app = any_app_factory(ENVIRON=sso_environ(fake_idp.issuer))
+    configure(app, role_mapping="clinicians = Clinician")
+    link(app, make_user(app, "alice"))
+    return app
+
+
+def back_channel(app: Flask, token: str) -> tuple[int, object]:
+    answer = app.test_client().post("/auth/sso/backchannel-logout", data={"logout_token": token})
+    return answer.status_code, answer.get_json(silent=True)
+
+
+def signed_in_client(app: Flask, idp: FakeIdp) -> FlaskClient:
+    client = app.test_client()
+    sso_sign_in(client, idp)
+    assert signed_in(client)
+    return client
+
+
+def remembered(app: Flask) -> list[SsoLogoutToken]:
+    with app.app_context():
+        rows = list(db.session.scalars(select(SsoLogoutToken)))
+        for row in rows:
+            db.session.expunge(row)
+        return rows
+
+
+def test_a_replayed_logout_token_is_refused_generically_and_audited_as_a_replay(
+    replay_app: Flask, fake_idp: FakeIdp
+) -> None:
+    signed_in_client(replay_app, fake_idp)
+    token = fake_idp.sign(logout_claims(fake_idp))
+    assert back_channel(replay_app, token)[0] == 200
+    again = signed_in_client(replay_app, fake_idp)
+
+    assert back_channel(replay_app, token) == (400, {"error": "invalid_request"})
+
+    assert signed_in(again)
+    refused = audit_rows(replay_app, "sso.sign_in")
+    assert [(e.outcome, e.details["reason"]) for e in refused] == [
+        ("failure", "logout token refused: replayed: this jti was accepted before")
+    ]
+
+
+def test_logout_tokens_with_distinct_jti_are_each_accepted(
+    replay_app: Flask, fake_idp: FakeIdp
+) -> None:
+    first = signed_in_client(replay_app, fake_idp)
+    assert back_channel(replay_app, fake_idp.sign(logout_claims(fake_idp, jti="jti-1")))[0] == 200
+    assert not signed_in(first)
+    second = signed_in_client(replay_app, fake_idp)
+    assert back_channel(replay_app, fake_idp.sign(logout_claims(fake_idp, jti="jti-2")))[0] == 200
+    assert not signed_in(second)
+    assert len(remembered(replay_app)) == 2
+
+
+def test_a_token_is_remembered_until_it_would_be_refused_anyway(
+    replay_app: Flask, fake_idp: FakeIdp
+) -> None:
+    issued = int(time.time())
+    long_lived = logout_claims(fake_idp, jti="no-exp", iat=issued)
+    short_lived = logout_claims(fake_idp, jti="with-exp", iat=issued, exp=issued + 60)
+    for claims in (long_lived, short_lived):
+        assert back_channel(replay_app, fake_idp.sign(claims))[0] == 200
+
+    until = sorted(row.expires_at for row in remembered(replay_app))
+
+    after_issue = [datetime.fromtimestamp(issued, UTC) + timedelta(seconds=s) for s in (
+        60 + LEEWAY_SECONDS, MAX_AGE_SECONDS + LEEWAY_SECONDS)]  # fmt: skip
+    assert until == after_issue
+
+
+def test_the_same_jti_from_another_issuer_is_not_a_replay(
+    replay_app: Flask, fake_idp: FakeIdp
+) -> None:
+    from console.sso.logout import remember_token
+
+    with replay_app.app_context():
+        claims = logout_claims(fake_idp, jti="shared")
+        remember_token("https://another-issuer.example.org", claims)
+        db.session.commit()
+    assert back_channel(replay_app, fake_idp.sign(claims))[0] == 200
+
+
+def test_expired_remembered_tokens_are_purged_with_expired_sessions(
+    replay_app: Flask, fake_idp: FakeIdp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issued = int(time.time())
+    for jti, lifetime in (("soon", 30), ("later", 300)):
+        claims = logout_claims(fake_idp, jti=jti, iat=issued, exp=issued + lifetime)
+        assert back_channel(replay_app, fake_idp.sign(claims))[0] == 200
+    later = datetime.fromtimestamp(issued + 30 + LEEWAY_SECONDS, UTC)
+    monkeypatch.setattr(clock, "now", lambda: later)
+
+    result = replay_app.test_cli_runner().invoke(args=["sessions", "purge-expired"])
+
+    assert result.exit_code == 0, result.output
+    assert "Removed 1 expired logout token." in result.output
+    assert [row.expires_at for row in remembered(replay_app)] == [
+        datetime.fromtimestamp(issued + 300 + LEEWAY_SECONDS, UTC)
+    ]
+
+
+def test_a_new_session_purges_expired_remembered_tokens_too(
+    replay_app: Flask, fake_idp: FakeIdp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issued = int(time.time())
+    claims = logout_claims(fake_idp, jti="soon", iat=issued, exp=issued + 30)
+    assert back_channel(replay_app, fake_idp.sign(claims))[0] == 200
+    assert len(remembered(replay_app)) == 1
+    later = datetime.fromtimestamp(issued + 30 + LEEWAY_SECONDS + 1, UTC)
+    monkeypatch.setattr(clock, "now", lambda: later)
+
+    signed_in_client(replay_app, fake_idp)
+
+    assert remembered(replay_app) == []
