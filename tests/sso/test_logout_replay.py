@@ -18,11 +18,9 @@ from console.db import db
 from console.sso.logout import LEEWAY_SECONDS, MAX_AGE_SECONDS
 from console.sso.models import SsoLogoutToken
 from tests.helpers import make_user
-from tests.sso.conftest import configure, sso_environ, sso_sign_in
 from tests.sso.fake_idp import FakeIdp
-from tests.sso.test_accounts import link
-from tests.sso.test_logout import logout_claims, signed_in
 from tests.support.audit import audit_rows
+from tests.support.sso import configure, link, logout_claims, signed_in, sso_environ, sso_sign_in
 
 
 @pytest.fixture

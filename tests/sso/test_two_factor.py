@@ -19,11 +19,9 @@ from console.db.models import User
 from console.sso.logout import ID_TOKEN_COOKIE_LIMIT
 from tests.auth.support import TOTP_SECRET, code_at, post_form, submit_code
 from tests.helpers import make_user
-from tests.sso.conftest import configure, sso_sign_in
 from tests.sso.fake_idp import CLIENT_ID, FakeIdp
-from tests.sso.test_accounts import link
-from tests.sso.test_logout import logout_claims
 from tests.support.audit import audit_rows
+from tests.support.sso import configure, link, logout_claims, sso_sign_in
 
 
 @pytest.fixture
