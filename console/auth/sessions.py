@@ -416,8 +416,9 @@ class ServerSessionInterface(SessionInterface):
 
     def _purge_now_and_then(self, app: Flask, now: datetime) -> None:
         """Remove a batch of expired rows (signed-in and anonymous alike, and of each
-        ``add_housekeeping`` table) when a new session starts, at most once per ``PURGE_INTERVAL`` per process, or again at the next new
-        session while batches come back full (catching up); a failure only logs."""
+        ``add_housekeeping`` table) when a new session starts, at most once per
+        ``PURGE_INTERVAL`` per process, or again at the next new session while batches come
+        back full (catching up); a failure only logs."""
         if self.last_purge is not None and now - self.last_purge < PURGE_INTERVAL:
             return
         self.last_purge = now
