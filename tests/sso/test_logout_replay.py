@@ -4,15 +4,18 @@ the same token sent again is refused; remembered tokens are forgotten as session
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from console import create_app
 from console.auth import clock
 from console.db import db
 from console.sso.logout import LEEWAY_SECONDS, MAX_AGE_SECONDS
@@ -141,3 +144,48 @@ def test_a_new_session_purges_expired_remembered_tokens_too(
     signed_in_client(replay_app, fake_idp)
 
     assert remembered(replay_app) == []
+
+
+def another_worker(app: Flask, idp: FakeIdp, tmp_path: Path) -> Flask:
+    """A second console process on the same auth database (as gunicorn's workers are)."""
+    return create_app(
+        {
+            "ENVIRON": sso_environ(idp.issuer),
+            "INSTANCE_PATH": str(tmp_path / "worker-2"),
+            "AUTH_DATABASE_URL": app.config["SETTINGS"].AUTH_DATABASE_URL.reveal(),
+            "RATELIMIT_ENABLED": False,
+        }
+    )
+
+
+def test_a_token_accepted_by_one_worker_is_refused_by_another(
+    replay_app: Flask, fake_idp: FakeIdp, tmp_path: Path
+) -> None:
+    token = fake_idp.sign(logout_claims(fake_idp))
+    assert back_channel(replay_app, token)[0] == 200
+    assert back_channel(another_worker(replay_app, fake_idp, tmp_path), token)[0] == 400
+
+
+@pytest.mark.postgres
+def test_two_workers_given_the_same_token_at_once_accept_it_once(
+    pg_app_factory: Callable[..., Flask], fake_idp: FakeIdp, tmp_path: Path
+) -> None:
+    first = pg_app_factory(ENVIRON=sso_environ(fake_idp.issuer))
+    workers = [first, another_worker(first, fake_idp, tmp_path)]
+    for worker in workers:  # both have read the discovery document and the key set
+        assert back_channel(worker, fake_idp.sign(logout_claims(fake_idp)))[0] == 200
+    token = fake_idp.sign(logout_claims(fake_idp))
+    start = threading.Barrier(len(workers))
+    answers: list[int] = []
+
+    def send(worker: Flask) -> None:
+        start.wait()
+        answers.append(back_channel(worker, token)[0])
+
+    threads = [threading.Thread(target=send, args=(worker,)) for worker in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(answers) == [200, 400]
