@@ -35,8 +35,9 @@ run: install
 	$(PY) -m console.sandbox.runner --host $(HOST) --port $(PORT)
 
 ## The platform of compose.dev.yml without Docker: the project's PostgreSQL with its three
-## databases, real EHRbase and HAPI FHIR (stack/platform.py's SERVERS), the
-## console on PostgreSQL against them, sandbox data loaded. Needs Java 25 and Maven; Ctrl-C stops it.
+## databases, real EHRbase and HAPI FHIR (stack/platform.py's SERVERS), Keycloak for single sign-on,
+## the console on PostgreSQL against them, sandbox data loaded; prints the demo administrator and
+## the single sign-on test user. Needs Java 25 and Maven; Ctrl-C stops it.
 stack: install
 	bash tests/install_system_tools.sh
 	$(PY) -m stack serve --host $(HOST) --port $(PORT)

@@ -48,6 +48,14 @@ SSO_TEST_USER = TestUser(
 SSO_ROLE_MAPPING = "clinician = Clinician; auditor = Auditor; sysadmin = System administrator"
 """The console's ``sso.role_mapping`` setting that fits the test realm."""
 
+CONSOLE_SETTINGS: dict[str, object] = {
+    "sso.roles_claim": "realm_access.roles",
+    "sso.role_mapping": SSO_ROLE_MAPPING,
+    "sso.create_unknown_users": True,
+}
+"""The console's ``sso.*`` settings for the test realm: realm roles mapped to console roles,
+and the test user's account made at its first sign-in."""
+
 
 def fetch() -> Path:
     """The unpacked distribution's home folder, fetched from Maven Central once.

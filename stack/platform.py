@@ -1,21 +1,25 @@
 """The platform's names and secrets, as ``.env.example`` names them, and the servers it runs.
 
-Names are those of ``.env.example``; passwords are made once per checkout and kept in the
-git-ignored ``.stack/credentials.json`` (readable by its owner only), so a restarted cluster and
-its servers keep agreeing on them.
+Names are those of ``.env.example`` (and the single sign-on test user's password); passwords
+are made once per checkout and kept in the git-ignored ``.stack/credentials.json`` (readable by
+its owner only), so a restarted cluster and its servers keep agreeing on them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
 from collections.abc import Callable
+from pathlib import Path
 
+from stack import keycloak
 from stack.spec import STATE_DIR, ServerSpec, port
 
 SERVERS: tuple[str, ...] = ("postgres", "ehrbase", "hapi")
-"""The servers ``make stack`` and the live test tier start, in start order."""
+"""The servers ``make stack`` and the live test tier start, in start order. ``make stack``
+also starts Keycloak (``keycloak_spec``); the single sign-on tests start their own."""
 
 NAMES = {
     "AUTH_DB_NAME": "quill_auth",
@@ -29,6 +33,8 @@ NAMES = {
     "EHRBASE_API_ADMIN_USER": "quill-console-admin",
 }
 SECRETS = (
+    "OIDC_CLIENT_SECRET",
+    "SSO_TEST_USER_PASSWORD",
     "AUTH_DB_PASSWORD",
     "FHIR_DB_PASSWORD",
     "EHRBASE_DB_PASSWORD",
@@ -93,6 +99,46 @@ def specs(names: tuple[str, ...] = SERVERS) -> list[ServerSpec]:
     """Build and describe the Java servers among ``names`` (PostgreSQL is not one of them)."""
     values = settings()
     return [LAUNCHERS[name](values) for name in names if name != "postgres"]
+
+
+def sso_test_user(values: dict[str, str]) -> keycloak.TestUser:
+    """The realm's test user (realm role ``clinician``, mapped to Clinician), with this
+    checkout's password."""
+    return dataclasses.replace(keycloak.SSO_TEST_USER, password=values["SSO_TEST_USER_PASSWORD"])
+
+
+STACK_REALM_FILE = STATE_DIR / "keycloak" / "stack-realm.json"
+
+
+def write_stack_realm(
+    values: dict[str, str], console_url: str, path: Path = STACK_REALM_FILE
+) -> Path:
+    """The realm of ``make stack`` for the console served at ``console_url``: the confidential
+    client with this checkout's secret, and the test user."""
+    return keycloak.write_realm(
+        path,
+        console_url,
+        users=(sso_test_user(values),),
+        client_secret=values["OIDC_CLIENT_SECRET"],
+    )
+
+
+def keycloak_spec(values: dict[str, str], console_url: str) -> ServerSpec:
+    """Keycloak (fetched once from Maven Central) importing ``write_stack_realm``'s realm."""
+    home = keycloak.fetch()
+    realm = write_stack_realm(values, console_url)
+    return keycloak.spec(
+        port("keycloak"), realm, management_port=port("keycloak_management"), home=home
+    )
+
+
+def sso_environment(values: dict[str, str]) -> dict[str, str]:
+    """The console's ``OIDC_*`` variables for the realm of ``keycloak_spec``."""
+    return {
+        "OIDC_ISSUER": keycloak.issuer(port("keycloak")),
+        "OIDC_CLIENT_ID": keycloak.CLIENT_ID,
+        "OIDC_CLIENT_SECRET": values["OIDC_CLIENT_SECRET"],
+    }
 
 
 def live_environment(names: tuple[str, ...] = SERVERS) -> dict[str, str]:

@@ -10,7 +10,13 @@ ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = ROOT / ".stack"
 """Data directories, logs and built applications (git-ignored)."""
 
-DEFAULT_PORTS = {"postgres": 54329, "ehrbase": 18081, "hapi": 18082, "keycloak": 18083}
+DEFAULT_PORTS = {
+    "postgres": 54329,
+    "ehrbase": 18081,
+    "hapi": 18082,
+    "keycloak": 18083,
+    "keycloak_management": 19083,
+}
 
 
 def port(name: str) -> int:

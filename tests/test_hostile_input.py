@@ -8,6 +8,7 @@ handlers themselves are reached). Routes added later are walked too.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -114,14 +115,24 @@ class Walk:
             self.problems.append(f"{what}: the script came back unescaped")
 
 
+# Single sign-on is configured (its provider does not answer), so its routes and the
+# administrators' link page do their full work rather than answer 404.
+SSO_CONFIG = {
+    "OIDC_ISSUER": f"http://127.0.0.1:{os.environ.get('SSO_TEST_DEAD_PORT', '18185')}/realm",
+    "OIDC_CLIENT_ID": "quill-console",
+    "OIDC_CLIENT_SECRET": "walk-secret",
+}
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def app_factory(
     request: pytest.FixtureRequest, app_factory: Callable[..., Flask]
 ) -> Callable[..., Flask]:
     """The walk on both auth databases: PostgreSQL refuses what SQLite stores (NUL bytes)."""
-    if request.param == "sqlite":
-        return app_factory
-    return request.getfixturevalue("pg_app_factory")
+    factory = (
+        app_factory if request.param == "sqlite" else request.getfixturevalue("pg_app_factory")
+    )
+    return lambda **overrides: factory(**SSO_CONFIG, **overrides)
 
 
 @pytest.fixture
@@ -206,6 +217,8 @@ def test_odd_values_in_every_form_get_an_answer(walk: Walk) -> None:
             form.action = action
             forms.setdefault((action, tuple(sorted(form.fields))), form)
     assert len(forms) >= 8, f"the walker found too few forms: {sorted(forms)}"
+    walked_actions = {action for action, _ in forms}
+    assert f"/admin/users/{walk.ids['user_id']}/sign-in" in walked_actions, "no single sign-on link"
     serial = count()
     for form in forms.values():
         for name in form.fields:
@@ -242,3 +255,23 @@ def test_a_nul_character_is_refused_with_a_clear_message(walk: Walk) -> None:
     assert roles_after == roles_before, "the refused role was not created"
     response = walk.client.get("/", headers={"User-Agent": "probe\x00"})
     assert response.status_code == 400
+
+
+def test_the_single_sign_on_routes_answer_odd_input_when_signed_out(walk: Walk) -> None:
+    anonymous = walk.app.test_client()
+    walked = Walk(walk.app, anonymous, walk.ids)
+    page = anonymous.get("/auth/login").get_data(as_text=True)
+    assert 'id="sso-sign-in"' in page, "the sign-in page shows no single sign-on button"
+    for value in QUERY_VALUES:
+        for path, names in (
+            ("/auth/login", ("next",)),
+            ("/auth/sso/login", ("next",)),
+            ("/auth/sso/callback", ("code", "state", "error", "error_description")),
+        ):
+            query = "&".join(f"{name}={value}" for name in names)
+            walked.check(f"GET {path}?{query[:120]}", anonymous.get(f"{path}?{query}"))
+    for value in FORM_VALUES:
+        response = anonymous.post("/auth/sso/backchannel-logout", data={"logout_token": value})
+        walked.check(f"POST back-channel logout {value[:40]!r}", response)
+        assert response.status_code == 400
+    assert not walked.problems, "\n".join(walked.problems[:40])

@@ -25,6 +25,7 @@ TABLES = {
     "audit_events",
     "sso_identities",
     "sso_role_grants",
+    "sso_logout_tokens",
 }
 
 

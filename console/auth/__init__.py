@@ -5,10 +5,12 @@ transaction unless it says it commits):
 
 - ``console.auth.sessions``: ``list_sessions(user_id=None)``, ``end_session(session_id,
   user_id=None)``, ``end_user_sessions(user_id, keep_session_id=None)``,
-  ``end_sessions_of_users(user_ids)``, ``current_session_id()``, ``purge_expired_sessions()``.
+  ``end_sessions_of_users(user_ids)``, ``current_session_id()``, ``purge_expired_sessions()``,
+  ``add_housekeeping(app, label, purge)`` (another table's expired rows purged alongside).
   Ending a session deletes its row: the cookie is dead on its next request.
-- ``flask sessions purge-expired``: remove every expired session row (the console also removes
-  them in small batches, at most every few minutes, as new sessions start).
+- ``flask sessions purge-expired``: remove every expired session row, and those of the
+  ``add_housekeeping`` tables (the console also removes them in small batches, at most every
+  few minutes, as new sessions start).
 - ``console.auth.lockout.unlock(user)``: clear a lockout, audited (clearing
   ``failed_login_count``/``locked_until`` directly works too).
 - ``console.auth.totp.reset(user)``: turn two-factor off and delete recovery codes, audited.

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
-from console.auth.sessions import PURGE_BATCH, purge_expired_sessions
+from console.auth.sessions import PURGE_BATCH, purge_expired_rows
 from console.db import db
 
 sessions_cli = AppGroup("sessions", help="Manage sign-in sessions.")
@@ -14,13 +15,16 @@ sessions_cli = AppGroup("sessions", help="Manage sign-in sessions.")
 @sessions_cli.command("purge-expired")
 def purge_expired() -> None:
     """Delete every expired session (signed-in and anonymous), auditing users' sessions as
-    expired. The console also does this in small batches as new sessions start; run this from a
-    scheduler when traffic is low or sporadic."""
-    total = 0
+    expired, and every expired row that lives as long as sessions do (e.g. remembered logout
+    tokens). The console also does this in small batches as new sessions start; run this from
+    a scheduler when traffic is low or sporadic."""
+    totals: dict[str, int] = {}
     while True:
-        removed = purge_expired_sessions(PURGE_BATCH)
+        removed = purge_expired_rows(current_app, PURGE_BATCH)
         db.session.commit()
-        total += removed
-        if removed < PURGE_BATCH:
+        for label, count in removed.items():
+            totals[label] = totals.get(label, 0) + count
+        if max(removed.values()) < PURGE_BATCH:
             break
-    click.echo(f"Removed {total} expired {'session' if total == 1 else 'sessions'}.")
+    for label, total in totals.items():
+        click.echo(f"Removed {total} {label}{'' if total == 1 else 's'}.")

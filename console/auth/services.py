@@ -6,10 +6,12 @@ Routes call these; each commits what it must keep even when the response is an e
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from flask import session
+from flask import has_request_context, session
 from flask_login import login_user, logout_user
 from sqlalchemy import select
 
@@ -27,6 +29,8 @@ INVALID_CODE = "The code is not right. Enter the current code from your authenti
 UNKNOWN_ACCOUNT = "unknown account"
 PENDING_KEY = "_pending_sign_in"
 PENDING_LIFETIME = timedelta(minutes=5)
+IDP_MFA_KEY = "_idp_mfa"
+"""Session key: the identity provider reported a multi-factor sign-in for this session."""
 
 
 def find_user(username: str) -> User | None:
@@ -110,17 +114,44 @@ def needs_second_factor(user: User) -> bool:
     return bool(user.totp_enabled and user.totp_secret)
 
 
-def begin_second_factor(user: User, next_path: str) -> None:
-    """Remember, in the (still anonymous) session, who passed the password step and when."""
+@dataclass(frozen=True)
+class PendingSignIn:
+    """A sign-in that passed its first step and waits for the code."""
+
+    user: User
+    next_path: str
+    first_step: str
+    """How the first step was passed: ``"password"`` or ``"single sign-on"``."""
+    carry: dict[str, Any]
+    """Session data the signed-in session starts with (e.g. the identity provider's session)."""
+
+    def method(self, second_step: str) -> str:
+        """The audit log's words for the whole sign-in."""
+        if self.first_step == "password":
+            return second_step
+        return f"{self.first_step} and {second_step}"
+
+
+def begin_second_factor(
+    user: User,
+    next_path: str,
+    *,
+    first_step: str = "password",
+    carry: Mapping[str, Any] | None = None,
+) -> None:
+    """Remember, in the (still anonymous) session, who passed the first step, how and when, and
+    what the signed-in session is to start with (``carry``, JSON-serialisable)."""
     session[PENDING_KEY] = {
         "user_id": user.id,
         "at": clock.now().timestamp(),
         "next": next_path,
+        "first_step": first_step,
+        "carry": dict(carry or {}),
     }
 
 
-def pending_second_factor() -> tuple[User, str] | None:
-    """The user waiting for their code and where they were going, while the step is fresh."""
+def pending_second_factor() -> PendingSignIn | None:
+    """The sign-in waiting for its code, while the step is fresh."""
     pending = session.get(PENDING_KEY)
     if not isinstance(pending, dict):
         return None
@@ -134,7 +165,13 @@ def pending_second_factor() -> tuple[User, str] | None:
     if user is None or not user.active or not needs_second_factor(user):
         session.pop(PENDING_KEY, None)
         return None
-    return user, str(pending.get("next") or "/")
+    carry = pending.get("carry")
+    return PendingSignIn(
+        user=user,
+        next_path=str(pending.get("next") or "/"),
+        first_step=str(pending.get("first_step") or "password"),
+        carry=dict(carry) if isinstance(carry, dict) else {},
+    )
 
 
 def cancel_second_factor() -> None:
@@ -163,8 +200,9 @@ def verify_second_factor(user: User, code: str) -> str | None:
     return None
 
 
-def complete_sign_in(user: User, method: str) -> None:
-    """Sign the user in: clear failures, audit, start a session with a new id and CSRF token."""
+def complete_sign_in(user: User, method: str, carry: Mapping[str, Any] | None = None) -> None:
+    """Sign the user in: clear failures, audit, start a session with a new id and CSRF token
+    that holds ``carry`` (what the first step learnt, e.g. the identity provider's session)."""
     lockout.register_success(user)
     user.last_sign_in_at = clock.now()
     record_event(
@@ -176,6 +214,7 @@ def complete_sign_in(user: User, method: str) -> None:
     )
     db.session.commit()
     sessions.start_signed_in_session(user)
+    session.update(carry or {})
     login_user(user)
     sessions.mark_credentials(user)
     stepup.mark_confirmed()  # a sign-in a moment ago counts as a confirmation
@@ -189,9 +228,20 @@ def sign_out(user: User) -> None:
     sessions.sign_out_session()
 
 
+def idp_mfa_counts() -> bool:
+    """True when this request's session began with a multi-factor sign-in at the identity
+    provider and the settings accept that as the console's two-factor."""
+    return (
+        has_request_context()
+        and session.get(IDP_MFA_KEY) is True
+        and bool(get_setting("sso.idp_mfa_satisfies_two_factor"))
+    )
+
+
 def required_totp_enrolment(user: User) -> bool:
-    """True when the user must set up two-factor before doing anything else."""
-    if needs_second_factor(user):
+    """True when the user must set up two-factor before doing anything else: never while the
+    identity provider's MFA counts as two-factor for the session (``idp_mfa_counts``)."""
+    if needs_second_factor(user) or idp_mfa_counts():
         return False
     if user.must_enrol_totp:
         return True

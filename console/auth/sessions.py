@@ -36,7 +36,7 @@ import hashlib
 import json
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -415,20 +415,21 @@ class ServerSessionInterface(SessionInterface):
         self._purge_now_and_then(app, now)
 
     def _purge_now_and_then(self, app: Flask, now: datetime) -> None:
-        """Remove a batch of expired rows (signed-in and anonymous alike) when a new session
-        starts, at most once per ``PURGE_INTERVAL`` per process, or again at the next new
-        session while batches come back full (catching up); a failure only logs."""
+        """Remove a batch of expired rows (signed-in and anonymous alike, and of each
+        ``add_housekeeping`` table) when a new session starts, at most once per
+        ``PURGE_INTERVAL`` per process, or again at the next new session while batches come
+        back full (catching up); a failure only logs."""
         if self.last_purge is not None and now - self.last_purge < PURGE_INTERVAL:
             return
         self.last_purge = now
         try:
-            removed = purge_expired_sessions(PURGE_BATCH)
+            removed = purge_expired_rows(app, PURGE_BATCH)
             db.session.commit()
         except SQLAlchemyError:
             db.session.rollback()
             app.logger.exception("could not remove expired sessions")
             return
-        if removed >= PURGE_BATCH:
+        if max(removed.values()) >= PURGE_BATCH:
             self.last_purge = None
 
     def _encode(self, session: ServerSession) -> dict[str, Any]:
@@ -700,6 +701,26 @@ def purge_expired_sessions(limit: int = PURGE_BATCH) -> int:
     return len(rows)
 
 
+HOUSEKEEPING_EXTENSION = "quill_session_housekeeping"
+SESSIONS_LABEL = "expired session"
+
+
+def add_housekeeping(app: Flask, label: str, purge: Callable[[int], int]) -> None:
+    """Run ``purge(limit)`` whenever expired sessions are purged (as new sessions start, and
+    by ``flask sessions purge-expired``): it removes up to ``limit`` expired rows of a table
+    that lives as long as sessions do and returns how many. ``label`` names one such row."""
+    app.extensions.setdefault(HOUSEKEEPING_EXTENSION, {})[label] = purge
+
+
+def purge_expired_rows(app: Flask, limit: int = PURGE_BATCH) -> dict[str, int]:
+    """Remove up to ``limit`` expired sessions and as many expired rows of each
+    ``add_housekeeping`` table; how many of each, by label. The caller commits."""
+    removed = {SESSIONS_LABEL: purge_expired_sessions(limit)}
+    for label, purge in app.extensions.get(HOUSEKEEPING_EXTENSION, {}).items():
+        removed[label] = purge(limit)
+    return removed
+
+
 EXPIRES_IN_HEADER = "X-Session-Expires-In"
 
 
@@ -722,12 +743,14 @@ __all__ = [
     "ServerSession",
     "ServerSessionInterface",
     "Timeouts",
+    "add_housekeeping",
     "current_session_id",
     "end_session",
     "end_sessions_of_users",
     "end_user_sessions",
     "list_sessions",
     "load_session_user",
+    "purge_expired_rows",
     "purge_expired_sessions",
     "rotate_session",
 ]

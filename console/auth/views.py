@@ -92,12 +92,12 @@ def login_code() -> ResponseReturnValue:
     if pending is None:
         flash("Sign in again to continue.", "info")
         return redirect(url_for("auth.login"))
-    user, next_path = pending
+    user = pending.user
     form = SecondFactorForm()
     if form.validate_on_submit():
         method = services.verify_second_factor(user, form.code.data or "")
         if method is not None:
-            services.complete_sign_in(user, method)
+            services.complete_sign_in(user, pending.method(method), pending.carry)
             if method == "recovery code":
                 remaining = totp.remaining_recovery_codes(user)
                 flash(
@@ -106,7 +106,7 @@ def login_code() -> ResponseReturnValue:
                     "Make new ones from Your account if you are running low.",
                     "info",
                 )
-            return _after_sign_in(next_path)
+            return _after_sign_in(pending.next_path)
         form.form_errors.append(services.INVALID_CODE)
     ok = not form.errors and not form.form_errors
     return render_template("auth/login_code.html", form=form), _status(form, ok)

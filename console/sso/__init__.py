@@ -43,8 +43,13 @@ def _sso_links(users: Any) -> dict[int, Any]:
 
 
 def init_app(app: Flask) -> None:
-    """Build the identity provider's client and register the administrators' pages."""
+    """Build the identity provider's client, register the administrators' pages, and forget
+    remembered logout tokens as expired sessions are purged."""
+    from console.auth.sessions import add_housekeeping
+    from console.sso.logout import purge_expired_tokens
+
     provider.init_app(app)
+    add_housekeeping(app, "expired logout token", purge_expired_tokens)
     app.register_blueprint(admin_bp)
     app.jinja_env.globals.update(sso_button=_sso_button, sso_links=_sso_links)
 

@@ -1,6 +1,8 @@
 """OpenID Connect Back-Channel Logout: the provider POSTs a signed ``logout_token``; the
 console validates it (signature against the provider's key set, issuer, audience, times, the
-logout event, no nonce, a ``sid`` or ``sub``) and ends the matching sessions at once.
+logout event, no nonce, a ``sid`` or ``sub``) and ends the matching sessions at once. Each
+accepted token's ``jti`` is remembered (in the auth database, so every worker sees it) until the
+token would be refused as expired anyway; the same token sent again is refused as a replay.
 
 A console session signed in through the provider keeps ``SESSION_KEY`` in its data: issuer,
 ``sub``, the provider's session id (``sid``) and the ID token (for the logout hint).
@@ -8,7 +10,9 @@ A console session signed in through the provider keeps ``SESSION_KEY`` in its da
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from joserfc import jwt
@@ -16,12 +20,13 @@ from joserfc.errors import InvalidKeyIdError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from console.audit import record_event
 from console.auth import clock
 from console.db import db
 from console.db.models import UserSession
-from console.sso.models import SsoIdentity
+from console.sso.models import SsoIdentity, SsoLogoutToken
 from console.sso.provider import OidcApp, metadata
 
 SESSION_KEY = "_sso"
@@ -30,8 +35,35 @@ LEEWAY_SECONDS = 120
 MAX_AGE_SECONDS = 600
 
 
+ID_TOKEN_COOKIE_LIMIT = 2500
+"""The longest ID token a sign-in waiting for the console's code keeps: it waits in a cookie,
+which browsers drop beyond 4 KB. A longer one is left out, and the provider's logout is then
+asked with the client id instead of the ID token hint."""
+
+
+def session_marker(issuer: str, claims: Mapping[str, Any]) -> dict[str, Any]:
+    """What a console session signed in through the provider keeps (``SESSION_KEY``)."""
+    return {
+        "iss": issuer,
+        "sub": str(claims["sub"]),
+        "sid": claims.get("sid"),
+        "id_token": str(claims.get("_id_token") or ""),
+    }
+
+
+def for_a_cookie(marker: Mapping[str, Any]) -> dict[str, Any]:
+    """``marker`` small enough to wait in the pre-sign-in cookie (``ID_TOKEN_COOKIE_LIMIT``)."""
+    if len(str(marker.get("id_token") or "")) <= ID_TOKEN_COOKIE_LIMIT:
+        return dict(marker)
+    return {**marker, "id_token": ""}
+
+
 class InvalidLogoutToken(Exception):
     """The logout token was refused; the message names why (for the audit log only)."""
+
+
+class ReplayedLogoutToken(InvalidLogoutToken):
+    """A logout token accepted before (the same issuer and ``jti``) came again."""
 
 
 def _decode(idp: OidcApp, token: str) -> jwt.Token:
@@ -69,9 +101,54 @@ def validate_logout_token(idp: OidcApp, token: str) -> dict[str, Any]:
         raise InvalidLogoutToken("a logout token must not carry a nonce")
     if not claims.get("sid") and not claims.get("sub"):
         raise InvalidLogoutToken("neither sid nor sub")
+    if not isinstance(claims.get("jti"), str) or not claims["jti"]:
+        raise InvalidLogoutToken("jti is not a non-empty string")
     if clock.now().timestamp() - float(claims["iat"]) > MAX_AGE_SECONDS + LEEWAY_SECONDS:
         raise InvalidLogoutToken("issued too long ago")
     return dict(claims)
+
+
+def refused_after(claims: Mapping[str, Any]) -> datetime:
+    """When ``validate_logout_token`` starts refusing the token as expired or stale."""
+    limits = [float(claims["iat"]) + MAX_AGE_SECONDS + LEEWAY_SECONDS]
+    expiry = claims.get("exp")
+    if isinstance(expiry, int | float) and not isinstance(expiry, bool):
+        limits.append(float(expiry) + LEEWAY_SECONDS)
+    return datetime.fromtimestamp(min(limits), UTC)
+
+
+def _token_key(issuer: str, jti: str) -> str:
+    return hashlib.sha256(f"{issuer}\n{jti}".encode()).hexdigest()
+
+
+def remember_token(issuer: str, claims: Mapping[str, Any]) -> None:
+    """Record the token's ``jti`` as used, first in the transaction (nothing else may be
+    pending); raises ``ReplayedLogoutToken`` (after a rollback) when it was used before. Two
+    workers given the same token at once cannot both pass: the second waits on the first's
+    row and then finds it."""
+    db.session.add(
+        SsoLogoutToken(id=_token_key(issuer, str(claims["jti"])), expires_at=refused_after(claims))
+    )
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise ReplayedLogoutToken("replayed: this jti was accepted before") from None
+
+
+def purge_expired_tokens(limit: int) -> int:
+    """Forget up to ``limit`` remembered tokens past their expiry; how many (caller commits)."""
+    expired = (
+        select(SsoLogoutToken.id)
+        .where(SsoLogoutToken.expires_at <= clock.now())
+        .order_by(SsoLogoutToken.expires_at)
+        .limit(limit)
+    )
+    ids = list(db.session.scalars(expired))
+    if not ids:
+        return 0
+    db.session.execute(delete(SsoLogoutToken).where(SsoLogoutToken.id.in_(ids)))
+    return len(ids)
 
 
 def end_matching_sessions(issuer: str, claims: Mapping[str, Any]) -> int:

@@ -50,3 +50,14 @@ class SsoRoleGrant(AuthBase):
         ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SsoLogoutToken(AuthBase):
+    """A back-channel logout token already accepted, kept until it would be refused as
+    expired anyway, so that the same token is refused when it comes again."""
+
+    __tablename__ = "sso_logout_tokens"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """SHA-256 (hex) of the issuer and the token's ``jti``."""
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -87,17 +87,19 @@ def callback() -> ResponseReturnValue:
         flash(exc.message, "error")
         return redirect(url_for("auth.login"))
     db.session.commit()
-    mfa = bool(get_setting("sso.idp_mfa_satisfies_two_factor")) and accounts.idp_mfa(claims)
-    if services.needs_second_factor(user) and not mfa:
-        services.begin_second_factor(user, next_path)
-        return redirect(url_for("auth.login_code"))
-    services.complete_sign_in(user, "single sign-on with MFA" if mfa else "single sign-on")
-    session[logout.SESSION_KEY] = {
-        "iss": issuer,
-        "sub": str(claims["sub"]),
-        "sid": claims.get("sid"),
-        "id_token": claims.get("_id_token", ""),
+    reported_mfa = accounts.idp_mfa(claims)
+    mfa = bool(get_setting("sso.idp_mfa_satisfies_two_factor")) and reported_mfa
+    carry = {
+        logout.SESSION_KEY: logout.session_marker(issuer, claims),
+        services.IDP_MFA_KEY: reported_mfa,
     }
+    if services.needs_second_factor(user) and not mfa:
+        carry[logout.SESSION_KEY] = logout.for_a_cookie(carry[logout.SESSION_KEY])
+        services.begin_second_factor(user, next_path, first_step="single sign-on", carry=carry)
+        return redirect(url_for("auth.login_code"))
+    services.complete_sign_in(
+        user, "single sign-on with MFA" if mfa else "single sign-on", carry=carry
+    )
     return _after_sign_in(next_path)
 
 
@@ -135,6 +137,7 @@ def backchannel_logout() -> ResponseReturnValue:
         if not token:
             raise logout.InvalidLogoutToken("no logout_token")
         claims = logout.validate_logout_token(idp, token)
+        logout.remember_token(str(claims["iss"]), claims)
     except (logout.InvalidLogoutToken, provider.ProviderUnavailable, ValueError) as exc:
         audit_failure(f"logout token refused: {exc}"[:300], kind="back-channel logout")
         answer.status_code = 400

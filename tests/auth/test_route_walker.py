@@ -5,6 +5,7 @@ headers, and every state-changing request without a CSRF token is rejected."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -101,7 +102,26 @@ def test_only_the_named_endpoints_are_public(app: Flask) -> None:
 
 
 def test_every_route_refuses_anonymous_requests_and_sends_the_headers(db_app: Flask) -> None:
-    app = db_app
+    _walk_anonymously(db_app)
+
+
+def test_with_single_sign_on_configured_every_route_still_refuses_anonymous_requests(
+    app_factory: Callable[..., Flask],
+) -> None:
+    """Its routes then do their full work (the provider does not answer) instead of 404."""
+    dead = os.environ.get("SSO_TEST_DEAD_PORT", "18185")
+    app = app_factory(
+        OIDC_ISSUER=f"http://127.0.0.1:{dead}/realms/quill",
+        OIDC_CLIENT_ID="quill-console",
+        OIDC_CLIENT_SECRET="walker-secret",
+    )
+    _walk_anonymously(app)
+    client = app.test_client()
+    assert client.get("/auth/sso/login").status_code == 302
+    assert client.post("/auth/sso/backchannel-logout").status_code == 400
+
+
+def _walk_anonymously(app: Flask) -> None:
     client = app.test_client()
     token = csrf_token(client)  # a valid token, so the refusal comes from the sign-in check
     walked = 0

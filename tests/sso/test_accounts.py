@@ -13,8 +13,8 @@ from console.sso.accounts import DISABLED, UNKNOWN_PERSON
 from console.sso.models import SsoIdentity
 from tests.auth.support import post_form
 from tests.helpers import DEFAULT_PASSWORD, make_user, sign_in
-from tests.sso.conftest import configure, sso_sign_in
 from tests.sso.fake_idp import FakeIdp
+from tests.support.sso import configure, link, sso_sign_in
 
 
 def events(app: Flask, action: str) -> list[AuditEvent]:
@@ -32,13 +32,6 @@ def roles_of(app: Flask, username: str) -> list[str]:
         user = db.session.scalar(select(User).where(User.username == username))
         assert user is not None
         return sorted(role.name for role in user.roles)
-
-
-def link(app: Flask, user_id: int, subject: str = "subject-1", issuer: str = "") -> None:
-    with app.app_context():
-        issuer = issuer or app.config["SETTINGS"].OIDC_ISSUER
-        db.session.add(SsoIdentity(user_id=user_id, issuer=issuer, subject=subject))
-        db.session.commit()
 
 
 def signed_in_as(client: Any) -> str | None:

@@ -15,16 +15,18 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import pyotp
 import pytest
 import requests
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 from werkzeug.serving import make_server
 
 from console.db import db
 from console.db.models import AuditEvent, User
 from stack import keycloak as kc
-from tests.sso.conftest import CONSOLE_PORT, KEYCLOAK_PORT, configure
+from stack.sandbox import configure_sso
+from tests.sso.conftest import CONSOLE_PORT, KEYCLOAK_PORT
 
 pytestmark = pytest.mark.live
 CONSOLE = f"http://127.0.0.1:{CONSOLE_PORT}"
@@ -32,6 +34,7 @@ KEYCLOAK = f"http://127.0.0.1:{KEYCLOAK_PORT}"
 USER = kc.SSO_TEST_USER
 _FORM = re.compile(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"', re.S)
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+_CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 @pytest.fixture
@@ -45,12 +48,7 @@ def console(app_factory: Callable[..., Flask], keycloak: str) -> Iterator[Flask]
             "OIDC_CLIENT_SECRET": kc.CLIENT_SECRET,
         }
     )
-    configure(
-        app,
-        roles_claim="realm_access.roles",
-        role_mapping=kc.SSO_ROLE_MAPPING,
-        create_unknown_users=True,
-    )
+    configure_sso(app)  # the settings make stack gives the console
     server = make_server("127.0.0.1", CONSOLE_PORT, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -219,3 +217,52 @@ def test_a_back_channel_logout_from_keycloak_ends_the_console_session(
         assert [e.details["reason"] for e in ended] == [
             "back-channel logout from the identity provider"
         ]
+
+
+def test_after_the_consoles_own_code_step_sign_out_and_back_channel_logout_still_work(
+    console: Flask, keycloak_admin: KeycloakAdmin
+) -> None:
+    """A console user with two-factor passes the code step after Keycloak: the session it
+    opens still knows Keycloak's session (the ID token for the logout hint, the sid)."""
+    sign_in_through_keycloak(new_browser())  # the first sign-in makes the account
+    with console.app_context():
+        user = db.session.scalar(select(User).where(User.email == USER.email))
+        assert user is not None
+        user.totp_secret, user.totp_enabled = pyotp.random_base32(), True
+        secret = user.totp_secret
+        db.session.commit()
+    keycloak_admin.log_out(USER.username)
+
+    def through_the_code_step() -> requests.Session:
+        browser = new_browser()
+        landing = sign_in_through_keycloak(browser)
+        assert landing.url == f"{CONSOLE}/auth/login/code", landing.url
+        token = _CSRF_FIELD.search(landing.text)  # signed out yet: the form's own field
+        assert token
+        code = pyotp.TOTP(secret).now()
+        with console.app_context():  # a code is single-use: the second sign-in reuses it
+            db.session.execute(update(User).values(totp_last_used_step=None))
+            db.session.commit()
+        browser.post(
+            f"{CONSOLE}/auth/login/code",
+            data={"csrf_token": token.group(1), "code": code},
+            timeout=30,
+        )
+        assert signed_in(browser)
+        return browser
+
+    browser = through_the_code_step()
+    account = browser.get(f"{CONSOLE}/auth/account", timeout=30)
+    token = _CSRF.search(account.text)
+    assert token
+    final = browser.post(f"{CONSOLE}/auth/logout", data={"csrf_token": token.group(1)}, timeout=30)
+    # With the ID token as hint Keycloak ends its session without asking and comes back.
+    assert final.url.startswith(f"{CONSOLE}/auth/login"), final.url
+    assert keycloak_admin.sessions(USER.username) == []
+
+    browser = through_the_code_step()
+    keycloak_admin.log_out(USER.username)
+    deadline = time.monotonic() + 30
+    while signed_in(browser) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not signed_in(browser)

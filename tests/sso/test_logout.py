@@ -4,8 +4,6 @@ provider's back-channel logout token ends the matching console sessions at once.
 from __future__ import annotations
 
 import time
-import uuid
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -14,12 +12,10 @@ from sqlalchemy import func, select
 
 from console.db import db
 from console.db.models import AuditEvent, UserSession
-from console.sso.logout import LOGOUT_EVENT
 from tests.auth.support import post_form
 from tests.helpers import make_user
-from tests.sso.conftest import sso_sign_in
-from tests.sso.fake_idp import CLIENT_ID, FakeIdp, new_key, unsigned
-from tests.sso.test_accounts import link
+from tests.sso.fake_idp import FakeIdp, new_key, unsigned
+from tests.support.sso import link, logout_claims, signed_in, sso_sign_in
 
 
 @pytest.fixture
@@ -28,29 +24,11 @@ def alice_app(sso_app: Flask) -> Flask:
     return sso_app
 
 
-def logout_claims(idp: FakeIdp, **changes: Any) -> dict[str, Any]:
-    claims = {
-        "iss": idp.issuer,
-        "aud": CLIENT_ID,
-        "iat": int(time.time()),
-        "jti": uuid.uuid4().hex,
-        "sub": "subject-1",
-        "sid": "idp-session-1",
-        "events": {LOGOUT_EVENT: {}},
-        **changes,
-    }
-    return {k: v for k, v in claims.items() if v is not None}
-
-
 def session_count(app: Flask) -> int:
     with app.app_context():
         return db.session.scalar(
             select(func.count()).select_from(UserSession).where(UserSession.user_id.is_not(None))
         )
-
-
-def signed_in(client: Any) -> bool:
-    return client.get("/auth/account").status_code == 200
 
 
 def test_sign_out_ends_the_console_session_then_goes_to_the_providers_logout(
@@ -126,6 +104,8 @@ BAD_TOKENS = {
     "not a logout event": lambda idp: idp.sign(logout_claims(idp, events={"other": {}})),
     "with a nonce": lambda idp: idp.sign(logout_claims(idp, nonce="n")),
     "no sid nor sub": lambda idp: idp.sign(logout_claims(idp, sid=None, sub=None)),
+    "no jti": lambda idp: idp.sign(logout_claims(idp, jti=None)),
+    "jti not a string": lambda idp: idp.sign(logout_claims(idp, jti=12345)),
     "stale": lambda idp: idp.sign(logout_claims(idp, iat=int(time.time()) - 3600)),
     "missing": lambda idp: "",
     "garbage": lambda idp: "not-a-token",

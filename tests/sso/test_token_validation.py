@@ -13,8 +13,8 @@ from sqlalchemy import select
 from console.db import db
 from console.db.models import AuditEvent
 from console.sso.signin import GENERIC_FAILURE
-from tests.sso.conftest import configure, sso_sign_in
 from tests.sso.fake_idp import CLIENT_ID, FakeIdp, new_key, unsigned
+from tests.support.sso import configure, sso_sign_in
 
 
 def failures(app: Flask) -> list[dict[str, Any]]:
