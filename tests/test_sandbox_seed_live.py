@@ -216,6 +216,8 @@ def test_the_sandbox_seed_fills_both_servers_once_and_the_console_finds_it(
     refused = clinician.get(f"/patients/{first}/letters/{theirs}")
     assert refused.status_code == 404
     assert expected[second][0].title not in html.unescape(refused.get_data(as_text=True))
+    elsewhere = f"{uuid.uuid4()}::another.ehrbase.node::1"
+    assert clinician.get(f"/patients/{first}/letters/{elsewhere}").status_code == 404
 
     assert platform.seed() == ids
     assert patients_by_number(platform.fhir_url, numbers) == on_fhir
