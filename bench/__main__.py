@@ -1,7 +1,9 @@
 """``python -m bench``: run the benchmark suite, print the table, write bench/RESULTS.md.
 
 ``python -m bench --only overhead,calls`` runs a subset. Sections: overhead, load, calls,
-scale, degraded, costs. Everything runs on loopback with bounded loops.
+scale, degraded, costs. Everything runs on loopback with bounded loops. Section 1 also
+measures against the real HAPI FHIR and EHRbase when they run (``python -m stack up``, or the
+``LIVE_*`` variables of the live tests), and says why not when they do not.
 """
 
 from __future__ import annotations
@@ -169,15 +171,19 @@ def report(rows: list[Row], args: argparse.Namespace, seconds: float, load: tupl
         f"{args.samples} samples per figure",
         "",
         "Everything ran on this one machine over loopback: the console (in-process or under "
-        "gunicorn), the emulators, PostgreSQL and the load generator share its cores.",
+        "gunicorn), the emulators, the real HAPI FHIR and EHRbase (when section 1 found them "
+        "running), PostgreSQL and the load generator share its cores.",
         "",
         "How each figure is taken: (1) the console under gunicorn vs. the very FHIR request it "
         "sent, replayed with a pooled client and the same headers, emulator latency fixed at "
-        "20 ms, console and raw requests alternating; (2) 16 keep-alive clients in two processes for a fixed time; (3) requests "
+        "20 ms, console and raw requests alternating; then the same against the real HAPI FHIR "
+        "and EHRbase when they run (`python -m stack up`), every upstream request the page sent "
+        "replayed one after another; (2) 16 keep-alive clients in two processes for a fixed "
+        "time; (3) requests "
         "counted at the emulators and SQL statements counted on the auth engine, on the second "
         "of two identical requests; (4) in-process test clients on one PostgreSQL database, "
         "ours and Flask-Admin's stock ModelView (page size 50, same searchable columns) over "
-        "the same users table; (5) the HAPI emulator refusing connections, then hanging; "
+        "the same users table, their requests alternating; (5) the HAPI emulator refusing connections, then hanging; "
         "(6) argon2 at the configured parameters, RSS of one gunicorn worker, and the gzip "
         "size of a first page load with every asset it links.",
         "",

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pyotp
 import requests
 from flask import Flask
 from flask_migrate import upgrade
@@ -31,6 +32,10 @@ PG_ADMIN_DSN = os.environ.get(
     "BENCH_PG_DSN", os.environ.get("TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 )
 PASSWORD = "bench password that is long enough 7"  # noqa: S105 (bench users only)
+TOTP_SECRET = "KRUGKIDCMVXGG2BAONSWG4TFOQQGC5LU"  # noqa: S105 (bench administrators only)
+"""The authenticator of bench users whose roles make them administrators: two-factor is
+required of administrators, so signing them in completes the code step with it."""
+CODE_PAGE = "/auth/login/code"
 _CSRF = re.compile(r'name="csrf-token" content="([^"]+)"|name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -108,6 +113,7 @@ def make_user(app: Flask, username: str, roles: tuple[str, ...]) -> int:
     """A user who can sign in straight away with ``PASSWORD``."""
     from console.admin.users.accounts import create_user
     from console.db import db
+    from console.permissions import ADMIN_PERMISSIONS
 
     with app.app_context():
         user = create_user(
@@ -118,8 +124,23 @@ def make_user(app: Flask, username: str, roles: tuple[str, ...]) -> int:
             role_names=list(roles),
             must_change_password=False,
         )
+        if user.permissions & ADMIN_PERMISSIONS:
+            user.totp_secret, user.totp_enabled = TOTP_SECRET, True
         db.session.commit()
         return user.id
+
+
+def _past_code_step(status: int, location: str | None) -> bool:
+    """True when the code page let the user in (a redirect elsewhere, not the form again)."""
+    return status == 302 and location != CODE_PAGE
+
+
+def _codes() -> list[str]:
+    """This time step's code and the next one's (accepted too): a user signed in twice within
+    one step cannot use the same code again."""
+    totp = pyotp.TOTP(TOTP_SECRET)
+    now = time.time()
+    return [totp.at(now), totp.at(now + totp.interval)]
 
 
 def _token(html: str) -> str:
@@ -138,7 +159,14 @@ def signed_in_client(app: Flask, username: str) -> Any:
     )
     if response.status_code != 302:
         raise NotRun(f"sign-in as {username} answered {response.status_code}")
-    return client
+    if response.headers.get("Location") != CODE_PAGE:
+        return client
+    for code in _codes():
+        token = _token(client.get(CODE_PAGE).get_data(as_text=True))
+        response = client.post(CODE_PAGE, data={"csrf_token": token, "code": code})
+        if _past_code_step(response.status_code, response.headers.get("Location")):
+            return client
+    raise NotRun(f"the two-factor step for {username} answered {response.status_code}")
 
 
 def signed_in_session(base_url: str, username: str) -> requests.Session:
@@ -153,7 +181,19 @@ def signed_in_session(base_url: str, username: str) -> requests.Session:
     )
     if response.status_code != 302:
         raise NotRun(f"sign-in as {username} answered {response.status_code}")
-    return session
+    if response.headers.get("Location") != CODE_PAGE:
+        return session
+    for code in _codes():
+        token = _token(session.get(base_url + CODE_PAGE, timeout=10).text)
+        response = session.post(
+            base_url + CODE_PAGE,
+            data={"csrf_token": token, "code": code},
+            allow_redirects=False,
+            timeout=30,
+        )
+        if _past_code_step(response.status_code, response.headers.get("Location")):
+            return session
+    raise NotRun(f"the two-factor step for {username} answered {response.status_code}")
 
 
 def free_port() -> int:
