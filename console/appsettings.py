@@ -42,11 +42,9 @@ class SettingDefinition:
     maximum: float | None = None
     max_length: int = 200
     required: bool = False
-    #: A regular expression the whole text must match, and the field's message when not.
-    pattern: str | None = None
-    pattern_message: str = ""
     check: Callable[[str], None] | None = None
-    """Further validation of a text value (raises ``ValueError`` with the field's message)."""
+    """Further validation of a text value (raises ``ValueError`` with the field's message):
+    ``matching(pattern, message)`` for a regular expression."""
 
     def parse(self, text: str) -> Any:
         """The typed value of ``text``; raises ``ValueError`` with a message for the field."""
@@ -72,11 +70,19 @@ class SettingDefinition:
             raise ValueError("Remove the control characters (such as tabs or line breaks).")
         if self.required and not text:
             raise ValueError(f"Enter a value, or revert to the default ({self.default}).")
-        if self.pattern is not None and text and not re.fullmatch(self.pattern, text):
-            raise ValueError(self.pattern_message)
         if self.check is not None:
             self.check(text)
         return text
+
+
+def matching(pattern: str, message: str) -> Callable[[str], None]:
+    """A check that a non-empty text matches the whole of ``pattern`` (else ``message``)."""
+
+    def check(text: str) -> None:
+        if text and not re.fullmatch(pattern, text):
+            raise ValueError(message)
+
+    return check
 
 
 def _check_role_mapping(text: str) -> None:
@@ -138,9 +144,8 @@ CATALOGUE: dict[str, SettingDefinition] = _define(
                       "An answer from EHRbase larger than this is refused as too much.", 0.1, 500),
     SettingDefinition("clinical.ehr_subject_namespace", "clinical", "EHR subject namespace", str, "fhir",
                       "The namespace linking an EHR in EHRbase to a FHIR Patient id.", max_length=100, required=True,
-                      pattern=EHRBASE_NAMESPACE,
-                      pattern_message="Start with a letter, then use only letters, digits and - _ : / & + ? "
-                      "(EHRbase refuses any other namespace, dots included)."),
+                      check=matching(EHRBASE_NAMESPACE, "Start with a letter, then use only letters, digits "
+                                     "and - _ : / & + ? (EHRbase refuses any other namespace, dots included).")),
     SettingDefinition("clinical.letter_template_id", "clinical", "Letter template id", str, "Quill Letter.v1",
                       "The openEHR template that letters are stored with.", max_length=200, required=True),
     SettingDefinition("clinical.letters_page_size", "clinical", "Letters per page", int, 20,

@@ -7,7 +7,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from console.permissions import AUTHENTICATED, PERMISSIONS, PUBLIC, require_permission
-from tests.helpers import csrf_token, make_user, sign_in
+from tests.support.users import csrf_token, make_user, sign_in
 
 
 def test_admin_signs_in_and_reaches_the_dashboard(app: Flask, client: FlaskClient) -> None:
@@ -216,7 +216,7 @@ def test_a_database_outage_gets_a_page_that_says_so(tmp_path, migrated_sqlite_te
     import shutil
 
     from console.db import db
-    from tests.conftest import base_config
+    from tests.support.environment import base_config
 
     folder = tmp_path / "db"
     folder.mkdir()
@@ -248,7 +248,7 @@ def test_a_database_outage_gets_a_page_that_says_so(tmp_path, migrated_sqlite_te
 
 def test_an_unreachable_postgresql_gets_the_database_page_not_a_500(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from console import create_app
-    from tests.conftest import base_config
+    from tests.support.environment import base_config
 
     app = create_app(
         base_config(tmp_path, "postgresql+psycopg://auth_user@127.0.0.1:9/quill_auth")

@@ -9,7 +9,7 @@ from datetime import timedelta
 from flask import Flask
 
 from console.db.models import utcnow
-from tests.helpers import make_user, sign_in
+from tests.support.users import make_user, sign_in
 
 
 def _counts(html: str) -> dict[str, tuple[int, str]]:

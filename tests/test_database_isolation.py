@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.conftest import PG_ADMIN_DSN, PG_HOST, PG_PORT, require_postgres
+from tests.support.environment import PG_ADMIN_DSN, PG_HOST, PG_PORT, require_postgres
 
 
 @pytest.fixture

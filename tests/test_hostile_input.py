@@ -20,10 +20,10 @@ import pytest
 from flask import Flask, url_for
 from flask.testing import FlaskClient
 
-from tests.fhir.conftest import hapi, hapi_server  # noqa: F401  (fixtures)
-from tests.helpers import DEFAULT_PASSWORD, csrf_token, make_user, sign_in
-from tests.letters.conftest import World, a_letter, world  # noqa: F401  (fixtures)
-from tests.openehr.conftest import ehrbase, ehrbase_server  # noqa: F401  (fixtures)
+from tests.support.fhir import hapi, hapi_server  # noqa: F401  (fixtures)
+from tests.support.letters import World, a_letter, world  # noqa: F401  (fixtures)
+from tests.support.openehr import ehrbase, ehrbase_server  # noqa: F401  (fixtures)
+from tests.support.users import DEFAULT_PASSWORD, csrf_token, make_user, sign_in
 
 ALL_ROLES = ("System administrator", "Clinician", "Clinical administrator", "Auditor")
 SCRIPT = "<script>alert(1)</script>"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from tests.conftest import PG_HOST, PG_PORT
+from tests.support.environment import PG_HOST, PG_PORT
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = {

@@ -31,8 +31,9 @@ from console.sandbox.cli import seed_sandbox
 from console.sandbox.letters import SandboxPatient, generate_letters
 from console.sandbox.patients import generate_patients
 from stack.sandbox import SANDBOX_PATIENTS
-from tests.helpers import make_user, sign_in
-from tests.live import LiveEhrbase, live_ehrbase, live_fhir_url
+from tests.support.live import LiveEhrbase, live_ehrbase, live_fhir_url
+from tests.support.openehr import ehrbase_config
+from tests.support.users import make_user, sign_in
 
 pytestmark = pytest.mark.live
 
@@ -91,13 +92,8 @@ def platform(app_factory: Callable[..., Flask]) -> Iterator[Platform]:
     fhir_url = live_fhir_url()
     app = app_factory(
         FHIR_SERVER_URL=fhir_url,
-        EHRBASE_URL=ehrbase.url,
-        EHRBASE_API_USER=ehrbase.user,
-        EHRBASE_API_PASSWORD=ehrbase.password,
-        EHRBASE_API_ADMIN_USER=ehrbase.admin_user,
-        EHRBASE_API_ADMIN_PASSWORD=ehrbase.admin_password,
         FHIR_BREAKER_THRESHOLD=1000,
-        EHRBASE_BREAKER_THRESHOLD=1000,
+        **ehrbase_config(ehrbase, EHRBASE_BREAKER_THRESHOLD=1000),
     )
     namespace = f"live-seed-{uuid.uuid4().hex[:12]}"
     with app.app_context():

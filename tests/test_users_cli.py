@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from console.admin.users.cli import create_admin, ensure_demo_admin
-from tests.helpers import sign_in
+from tests.support.users import sign_in
 
 
 def test_create_admin_with_options_creates_a_system_administrator(app: Flask) -> None:

@@ -15,6 +15,7 @@ Flask config keys (all optional): ``{FHIR,EHRBASE}_RETRIES`` (2),
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app
@@ -123,45 +124,68 @@ def init_app(app: Flask) -> None:
     holder_for(app, EHRBASE_EXTENSION, "EHRBASE")
 
 
-def fhir_client() -> FhirClient:
-    """The current app's FHIR client; raises ``FhirNotConfigured`` without a server URL."""
+@dataclass(frozen=True)
+class _Upstream:
+    """How the app's shared client of one service is made."""
+
+    key: str
+    """``fhir`` or ``ehrbase``: its settings' infix, config prefix and request-log name."""
+    url_setting: str
+    extension: str
+    not_configured: type[FhirNotConfigured] | type[EhrbaseNotConfigured]
+    build: Callable[..., Any]
+    backoff_argument: str
+
+
+_FHIR = _Upstream(
+    "fhir",
+    "FHIR_SERVER_URL",
+    FHIR_EXTENSION,
+    FhirNotConfigured,
+    build_fhir_client,
+    "backoff_factor",
+)
+_EHRBASE = _Upstream(
+    "ehrbase",
+    "EHRBASE_URL",
+    EHRBASE_EXTENSION,
+    EhrbaseNotConfigured,
+    build_ehrbase_client,
+    "backoff",
+)
+
+
+def _shared_client(upstream: _Upstream) -> Any:
+    """The current app's client of ``upstream``, rebuilt (keeping its breaker) when its URL or
+    limits change; raises the service's "not configured" error without a URL."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     settings = app.config["SETTINGS"]
-    if not settings.FHIR_SERVER_URL:
-        raise FhirNotConfigured(diagnostics="FHIR_SERVER_URL is not set.")
-    limits = limits_from_settings("fhir", app)
-    holder: ClientHolder[FhirClient] = holder_for(app, FHIR_EXTENSION, "FHIR")
+    url = getattr(settings, upstream.url_setting)
+    if not url:
+        raise upstream.not_configured(diagnostics=f"{upstream.url_setting} is not set.")
+    limits = limits_from_settings(upstream.key, app)
+    prefix = upstream.key.upper()
+    holder: ClientHolder[Any] = holder_for(app, upstream.extension, prefix)
+    backoff = float(app.config.get(f"{prefix}_BACKOFF_FACTOR", 0.25))
     return holder.get(
-        (settings.FHIR_SERVER_URL, limits),
-        lambda breaker: build_fhir_client(
+        (url, limits),
+        lambda breaker: upstream.build(
             settings,
             limits,
-            retries=int(app.config.get("FHIR_RETRIES", 2)),
-            backoff_factor=float(app.config.get("FHIR_BACKOFF_FACTOR", 0.25)),
+            retries=int(app.config.get(f"{prefix}_RETRIES", 2)),
             breaker=breaker,
             request_id=current_request_id,
-            on_call=upstream_hook("fhir"),
+            on_call=upstream_hook(upstream.key),
+            **{upstream.backoff_argument: backoff},
         ),
     )
+
+
+def fhir_client() -> FhirClient:
+    """The current app's FHIR client; raises ``FhirNotConfigured`` without a server URL."""
+    return _shared_client(_FHIR)
 
 
 def ehrbase_client() -> EhrbaseClient:
     """The current app's EHRbase client; raises ``EhrbaseNotConfigured`` without a URL."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    settings = app.config["SETTINGS"]
-    if not settings.EHRBASE_URL:
-        raise EhrbaseNotConfigured(diagnostics="EHRBASE_URL is not set.")
-    limits = limits_from_settings("ehrbase", app)
-    holder: ClientHolder[EhrbaseClient] = holder_for(app, EHRBASE_EXTENSION, "EHRBASE")
-    return holder.get(
-        (settings.EHRBASE_URL, limits),
-        lambda breaker: build_ehrbase_client(
-            settings,
-            limits,
-            retries=int(app.config.get("EHRBASE_RETRIES", 2)),
-            backoff=float(app.config.get("EHRBASE_BACKOFF_FACTOR", 0.25)),
-            breaker=breaker,
-            request_id=current_request_id,
-            on_call=upstream_hook("ehrbase"),
-        ),
-    )
+    return _shared_client(_EHRBASE)

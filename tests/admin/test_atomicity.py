@@ -16,12 +16,9 @@ from console.admin.users import services as user_service
 from console.appsettings import get_setting
 from console.db import db
 from console.db.models import RolePermission, UserSession
-from tests.admin.conftest import Admin, add_session, insert_users
-from tests.admin.test_roles import role_form
-from tests.admin.test_settings import form_values
-from tests.admin.test_user_accounts import edit_form
-from tests.helpers import get_user
+from tests.support.admin import Admin, add_session, edit_form, form_values, insert_users, role_form
 from tests.support.audit import audit_count
+from tests.support.users import get_user
 
 
 class AuditStoreDown(RuntimeError):

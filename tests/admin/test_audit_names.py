@@ -12,10 +12,10 @@ from sqlalchemy import text
 
 from console import create_app
 from console.db import db
-from tests.admin.conftest import Admin
-from tests.conftest import base_config
-from tests.helpers import make_user
+from tests.support.admin import Admin
 from tests.support.audit import audit_rows
+from tests.support.environment import base_config
+from tests.support.users import make_user
 
 
 def test_renaming_an_account_does_not_relabel_its_history(app: Flask, admin: Admin) -> None:

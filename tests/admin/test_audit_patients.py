@@ -10,8 +10,7 @@ from datetime import timedelta
 
 from flask import Flask
 
-from tests.admin.conftest import Admin, insert_users
-from tests.admin.test_audit_viewer import BASE, add_events, shown_actions
+from tests.support.admin import BASE, Admin, add_events, insert_users, shown_actions
 
 
 def _patient_events(app: Flask) -> None:

@@ -6,34 +6,17 @@ import csv
 import io
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from flask import Flask
-from sqlalchemy import insert
 
 import console
 from console.admin.audit.services import KNOWN_ACTIONS
-from console.db import db
-from console.db.models import AuditEvent
-from tests.admin.conftest import Admin, insert_users, signed_in
+from tests.support.admin import BASE, Admin, add_events, insert_users, shown_actions, signed_in
 from tests.support.audit import audit_rows
 
-BASE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 EVENT_ID = re.compile(r"of event (\d+)</span>")
-
-
-def add_events(app: Flask, rows: list[dict[str, Any]]) -> None:
-    """Insert audit events directly (the table is append-only, so only inserts)."""
-    with app.app_context():
-        defaults = {"outcome": "success", "occurred_at": BASE}
-        db.session.execute(insert(AuditEvent), [defaults | row for row in rows])
-        db.session.commit()
-
-
-def shown_actions(html: str) -> list[str]:
-    return re.findall(r"<div class=\"hint\"><code>([a-z0-9_.]+)</code></div></td>", html)
 
 
 def test_events_show_names_not_ids_and_a_diff_for_edits(app: Flask, admin: Admin) -> None:

@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 
 from console.web.query import MAX_ID, parse_id, parse_int
-from tests.admin.conftest import Admin, insert_users, signed_in
+from tests.support.admin import Admin, insert_users, signed_in
 from tests.support.audit import audit_count
 
 HUGE = "99999999999999999999"

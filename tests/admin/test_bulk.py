@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from console.db import db
 from console.db.models import Role, User, UserSession, utcnow
-from tests.admin.conftest import Admin, add_session, insert_users, signed_in
+from tests.support.admin import Admin, add_session, insert_users, signed_in
 from tests.support.audit import audit_rows
 
 

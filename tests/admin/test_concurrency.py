@@ -15,7 +15,7 @@ from console.admin.users.bulk import apply_to_user
 from console.admin.users.guards import LastAdminError
 from console.db import db
 from console.db.models import User
-from tests.admin.conftest import insert_users
+from tests.support.admin import insert_users
 
 
 @pytest.mark.postgres

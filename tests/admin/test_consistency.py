@@ -11,8 +11,7 @@ from flask import Flask
 
 from console.db.models import utcnow
 from console.templating import browser_label, format_datetime
-from tests.admin.conftest import Admin, add_session, insert_users
-from tests.admin.test_audit_viewer import BASE, add_events, shown_actions
+from tests.support.admin import BASE, Admin, add_events, add_session, insert_users, shown_actions
 
 CHROME = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "

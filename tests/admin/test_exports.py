@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 
 from console.web.csv import BOM, safe_cell, stream_csv
-from tests.admin.conftest import Admin, insert_users, signed_in
+from tests.support.admin import Admin, insert_users, signed_in
 from tests.support.audit import audit_rows
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from console.db import db
 from console.db.models import Role, User
-from tests.admin.conftest import Admin, insert_users
+from tests.support.admin import Admin, insert_users
 
 HOSTILE = ["Eve\nAdmin", "Eve\tAdmin", "Eve\u202enimdA", "Eve\u200bAdmin", "Eve\u2028Admin",
            "Eve\u2029Admin", "Eve\x7fAdmin"]  # fmt: skip

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from console.db import db
 from console.db.models import User
 from console.permissions import PERMISSIONS
-from tests.admin.conftest import Admin, add_session, insert_users, signed_in
+from tests.support.admin import Admin, add_session, insert_users, signed_in
 from tests.support.audit import audit_count, audit_rows
 
 

@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from console.db import db
 from console.db.models import Role, RolePermission, User
-from tests.admin.conftest import Admin, insert_users, signed_in
-from tests.helpers import role_id
+from tests.support.admin import Admin, insert_users, signed_in
 from tests.support.audit import audit_rows
+from tests.support.users import role_id
 
 
 def make_role(app: Flask, name: str, permissions: tuple[str, ...]) -> int:

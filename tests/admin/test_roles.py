@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from flask import Flask
@@ -10,15 +9,8 @@ from sqlalchemy import select
 
 from console.db import db
 from console.db.models import Role
-from tests.admin.conftest import Admin, insert_users, signed_in
+from tests.support.admin import Admin, insert_users, role_form, signed_in
 from tests.support.audit import audit_count, audit_rows
-
-
-def role_form(admin: Admin, role_id: int) -> dict[str, str]:
-    html = admin.get(f"/admin/roles/{role_id}").get_data(as_text=True)
-    version = re.search(r'name="version"[^>]*value="(\d+)"', html)
-    assert version, html
-    return {"version": version.group(1)}
 
 
 def permissions_of(app: Flask, role_id: int) -> list[str]:

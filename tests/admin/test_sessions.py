@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from console.db import db
 from console.db.models import UserSession, utcnow
-from tests.admin.conftest import Admin, add_session, insert_users, signed_in
-from tests.helpers import make_user, sign_in
+from tests.support.admin import Admin, add_session, insert_users, signed_in
 from tests.support.audit import audit_rows
+from tests.support.users import make_user, sign_in
 
 
 def live_rows(app: Flask, user_id: int) -> int:

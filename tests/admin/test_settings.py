@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from console.appsettings import get_setting
 from console.sandbox.server import EmulatorServer
-from tests.admin.conftest import Admin, signed_in
+from tests.support.admin import Admin, form_values, setting, signed_in
 from tests.support.audit import audit_count, audit_rows
 
 CAPABILITY = {
@@ -25,24 +24,6 @@ CAPABILITY = {
 }
 STATUS_JSON = {"ehrbase_version": "2.26.0", "openehr_sdk_version": "2.27.0"}
 STATUS_XML = "<status><ehrbase_version>2.26.0</ehrbase_version></status>"
-
-
-def form_values(admin: Admin) -> dict[str, str]:
-    """Every setting and its ``original:`` twin, as the page's form would send them."""
-    html = admin.get("/admin/settings").get_data(as_text=True)
-    values: dict[str, str] = {}
-    for name, value in re.findall(r'<input[^>]*name="([a-z_.:]+)" value="([^"]*)"', html):
-        values[name] = value
-    for name, value in re.findall(
-        r'<select[^>]*name="([a-z_.]+)"[^>]*>.*?<option value="(true|false)" selected>', html, re.S
-    ):
-        values[name] = value
-    return values
-
-
-def setting(app: Flask, key: str) -> Any:
-    with app.test_request_context():
-        return get_setting(key)
 
 
 def test_the_page_groups_settings_by_area_with_help_and_defaults(admin: Admin) -> None:

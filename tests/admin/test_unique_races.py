@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from console.db import db
 from console.db.models import Role, User, UserRole
-from tests.admin.conftest import Admin, insert_users, shared_hash, signed_in
-from tests.helpers import role_id
+from tests.support.admin import Admin, insert_users, shared_hash, signed_in
+from tests.support.users import role_id
 
 
 def _dsn(app: Flask) -> str:

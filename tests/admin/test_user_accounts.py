@@ -14,24 +14,9 @@ from sqlalchemy import func, select
 from console.auth.passwords import verify_password
 from console.db import db
 from console.db.models import RecoveryCode, User, UserSession, utcnow
-from tests.admin.conftest import (
-    Admin,
-    add_session,
-    insert_users,
-    shared_hash,
-    signed_in,
-)
-from tests.helpers import get_user, make_user, sign_in
+from tests.support.admin import Admin, add_session, edit_form, insert_users, shared_hash, signed_in
 from tests.support.audit import audit_count, audit_rows
-
-
-def edit_form(admin: Admin, user_id: int) -> dict[str, str]:
-    """The edit form's hidden fields as the page shows them."""
-    html = admin.get(f"/admin/users/{user_id}").get_data(as_text=True)
-    version = re.search(r'name="version"[^>]*value="(\d+)"', html)
-    original = re.search(r'name="original"[^>]*value="([^"]*)"', html)
-    assert version and original, html
-    return {"version": version.group(1), "original": original.group(1).replace("&#34;", '"')}
+from tests.support.users import get_user, make_user, sign_in
 
 
 def find(app: Flask, username: str) -> User:

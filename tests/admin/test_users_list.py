@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from console.db import db
 from console.db.models import User, utcnow
-from tests.admin.conftest import Admin, insert_users, signed_in
+from tests.support.admin import Admin, insert_users, signed_in
 
 ROW = re.compile(
     r'<tr>\s*<td class="select-column"><input type="checkbox" form="bulk-form" name="ids" value="(\d+)"'

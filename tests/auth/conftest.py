@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
 
 from console.auth import clock as auth_clock
-
-
-@dataclass
-class FakeClock:
-    """Time that stands still until a test moves it forward."""
-
-    current: datetime
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, **delta: float) -> None:
-        self.current += timedelta(**delta)
+from tests.support.auth import FakeClock
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ from __future__ import annotations
 from flask import Flask
 
 from console.appsettings import CATALOGUE
-from tests.admin.conftest import signed_in
-from tests.auth.support import login_form
-from tests.helpers import DEFAULT_PASSWORD, make_user
+from tests.support.admin import signed_in
 from tests.support.audit import audit_rows
+from tests.support.auth import login_form
+from tests.support.users import DEFAULT_PASSWORD, make_user
 
 
 def test_a_failed_sign_in_records_the_username_only_when_it_could_be_one(app: Flask) -> None:

@@ -16,10 +16,9 @@ from console.appsettings import store_setting
 from console.auth import lockout, passwords
 from console.db import db
 from console.db.models import User
-from tests.auth.conftest import FakeClock
-from tests.auth.support import TOTP_SECRET, code_at, login_form, signed_in, submit_code
-from tests.helpers import get_user, make_user
 from tests.support.audit import audit_rows
+from tests.support.auth import TOTP_SECRET, FakeClock, code_at, login_form, signed_in, submit_code
+from tests.support.users import get_user, make_user
 
 WRONG = "not the right password at all"
 INVALID = "The username or password is not right."

@@ -14,10 +14,9 @@ from flask import Flask
 from console.auth import services, totp
 from console.db import db
 from console.db.models import User
-from tests.auth.conftest import FakeClock
-from tests.auth.support import TOTP_SECRET, code_at
-from tests.helpers import get_user, make_user
 from tests.support.audit import audit_rows
+from tests.support.auth import TOTP_SECRET, FakeClock, code_at
+from tests.support.users import get_user, make_user
 
 pytestmark = pytest.mark.postgres
 

@@ -9,9 +9,9 @@ from flask.testing import FlaskClient
 
 from console.auth import passwords
 from console.auth.password_policy import common_passwords, is_common, password_problems
-from tests.auth.support import login_form, post_form, signed_in
-from tests.helpers import DEFAULT_PASSWORD, get_user, make_user, sign_in
 from tests.support.audit import audit_rows
+from tests.support.auth import login_form, post_form, signed_in
+from tests.support.users import DEFAULT_PASSWORD, get_user, make_user, sign_in
 
 NEW = "violet kettle harbour 9"
 

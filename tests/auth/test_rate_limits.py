@@ -7,8 +7,8 @@ from collections.abc import Callable
 from flask import Flask
 
 from console.extensions import limiter
-from tests.auth.support import TOTP_SECRET
-from tests.helpers import csrf_token, make_user
+from tests.support.auth import TOTP_SECRET
+from tests.support.users import csrf_token, make_user
 
 
 def test_too_many_sign_in_attempts_from_one_address_get_the_429_page(

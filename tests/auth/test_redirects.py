@@ -7,8 +7,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from console.auth.redirects import safe_next_path
-from tests.auth.support import post_form
-from tests.helpers import DEFAULT_PASSWORD, csrf_token, make_user
+from tests.support.auth import post_form
+from tests.support.users import DEFAULT_PASSWORD, csrf_token, make_user
 
 ATTACKS = [
     "//evil.example",

@@ -18,7 +18,7 @@ from werkzeug.routing import Rule
 
 from console.permissions import AUTHENTICATED, PERMISSIONS, PUBLIC, declared_permission
 from console.security_headers import CONTENT_SECURITY_POLICY
-from tests.helpers import csrf_token, make_user, sign_in
+from tests.support.users import csrf_token, make_user, sign_in
 
 # The only endpoints anyone may reach without signing in (besides /health/* and static files).
 # Adding a public page means adding it here, on purpose.

@@ -20,16 +20,16 @@ from console.auth import sessions as auth_sessions
 from console.auth.sessions import ANONYMOUS_COOKIE_NAME
 from console.db import db
 from console.db.models import User, UserSession
-from tests.auth.conftest import FakeClock
-from tests.auth.support import (
+from tests.support.audit import audit_rows
+from tests.support.auth import (
+    FakeClock,
     post_form,
     session_cookie,
     session_rows,
     set_session_cookie,
     signed_in,
 )
-from tests.helpers import csrf_token, make_user, sign_in
-from tests.support.audit import audit_rows
+from tests.support.users import csrf_token, make_user, sign_in
 
 
 def _set(app: Flask, **settings: object) -> None:

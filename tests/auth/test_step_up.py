@@ -12,10 +12,9 @@ from flask.testing import FlaskClient
 from console.appsettings import get_setting, store_setting
 from console.db import db
 from console.db.models import Role, User
-from tests.auth.conftest import FakeClock
-from tests.auth.support import TOTP_SECRET, code_at, post_form, submit_code
-from tests.helpers import DEFAULT_PASSWORD, get_user, make_user, role_id, sign_in
 from tests.support.audit import audit_rows
+from tests.support.auth import TOTP_SECRET, FakeClock, code_at, post_form, submit_code
+from tests.support.users import DEFAULT_PASSWORD, get_user, make_user, role_id, sign_in
 
 _SECRET_ON_PAGE = re.compile(r'<code class="secret">([A-Z2-7 ]+)</code>')
 NEW_SECRET = "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU"

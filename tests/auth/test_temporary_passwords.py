@@ -9,11 +9,10 @@ from flask import Flask
 
 from console.appsettings import CATALOGUE, store_setting
 from console.db import db
-from tests.admin.conftest import signed_in
-from tests.auth.conftest import FakeClock
-from tests.auth.support import login_form, post_form
-from tests.helpers import get_user, make_user
+from tests.support.admin import signed_in
 from tests.support.audit import audit_rows
+from tests.support.auth import FakeClock, login_form, post_form
+from tests.support.users import get_user, make_user
 
 EXPIRED = "Your temporary password has expired. Ask an administrator to set a new one for you."
 

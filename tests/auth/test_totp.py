@@ -14,9 +14,10 @@ from console.appsettings import store_setting
 from console.auth import totp
 from console.db import db
 from console.db.models import RecoveryCode, User
-from tests.auth.conftest import FakeClock
-from tests.auth.support import (
+from tests.support.audit import audit_rows
+from tests.support.auth import (
     TOTP_SECRET,
+    FakeClock,
     code_at,
     login_form,
     post_form,
@@ -25,8 +26,7 @@ from tests.auth.support import (
     signed_in,
     submit_code,
 )
-from tests.helpers import csrf_token, get_user, make_user, sign_in
-from tests.support.audit import audit_rows
+from tests.support.users import csrf_token, get_user, make_user, sign_in
 
 _SECRET_ON_PAGE = re.compile(r'<code class="secret">([A-Z2-7 ]+)</code>')
 _CODES_ON_PAGE = re.compile(r"<li><code>([a-z0-9-]{19})</code></li>")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +19,8 @@ import pytest
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from console.sandbox.server import EmulatorServer
 from tests.browser import emulators as upstream
+from tests.support.browser import LiveConsole, SlowHtmx
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -75,36 +74,6 @@ def browser() -> Iterator[Any]:
             yield instance
         finally:
             instance.close()
-
-
-@dataclass
-class LiveConsole:
-    """The console served on loopback, with the emulators it talks to (when present)."""
-
-    url: str
-    app: Flask
-    hapi: EmulatorServer | None = None
-    ehrbase: EmulatorServer | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-    slow: SlowHtmx | None = None
-
-    def delay_htmx(self, milliseconds: int) -> None:
-        """Make every htmx request take this much longer, so the activity indicator shows."""
-        assert self.slow is not None
-        self.slow.delay = milliseconds / 1000
-
-
-class SlowHtmx:
-    """WSGI middleware of the test server: optionally delays requests sent by htmx."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.delay = 0.0
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if self.delay and environ.get("HTTP_HX_REQUEST"):
-            time.sleep(self.delay)
-        return self.app(environ, start_response)
 
 
 class _QuietHandler(WSGIRequestHandler):

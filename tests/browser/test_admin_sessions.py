@@ -10,9 +10,15 @@ from sqlalchemy import func, select
 
 from console.db import db
 from console.db.models import UserSession
-from tests.browser.conftest import LiveConsole
-from tests.browser.support import assert_accessible, create_user, focused, sign_in, tab_until
-from tests.helpers import sign_in as sign_in_with_client
+from tests.support.browser import (
+    LiveConsole,
+    assert_accessible,
+    create_user,
+    focused,
+    sign_in,
+    tab_until,
+)
+from tests.support.users import sign_in as sign_in_with_client
 
 
 def _sessions_of(live: LiveConsole, user_id: int) -> int:

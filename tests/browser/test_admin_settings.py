@@ -9,8 +9,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from console.appsettings import get_setting
-from tests.browser.conftest import LiveConsole
-from tests.browser.support import create_user, sign_in
+from tests.support.browser import LiveConsole, create_user, sign_in
 
 
 def _stored(live: LiveConsole, key: str) -> Any:

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from console.db import db
 from console.db.models import User
-from tests.browser.conftest import LiveConsole
-from tests.browser.support import (
+from tests.support.browser import (
+    LiveConsole,
     assert_accessible,
     assert_focus_visible,
     create_user,

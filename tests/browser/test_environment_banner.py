@@ -10,9 +10,8 @@ from playwright.sync_api import expect
 
 from console.appsettings import store_setting
 from console.db import db
-from tests.browser.conftest import LiveConsole
-from tests.browser.support import assert_accessible, create_user
-from tests.helpers import DEFAULT_PASSWORD
+from tests.support.browser import LiveConsole, assert_accessible, create_user
+from tests.support.users import DEFAULT_PASSWORD
 
 _REGION_RULE = """async () => {
     const r = await axe.run(document, {runOnly: {type: 'rule', values: ['region']}});

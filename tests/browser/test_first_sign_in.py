@@ -12,8 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from console.auth import clock
-from tests.browser.conftest import LiveConsole
-from tests.browser.support import assert_accessible, create_user, screenshot, sign_in
+from tests.support.browser import LiveConsole, assert_accessible, create_user, screenshot, sign_in
 
 TEMPORARY = "temporary password given out 31"
 CHOSEN = "lantern orchard velvet compass"

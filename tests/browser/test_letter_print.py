@@ -15,8 +15,7 @@ from playwright.sync_api import expect
 from console.appsettings import store_setting
 from console.db import db
 from console.sandbox.patients import nhs_number_of
-from tests.browser.conftest import LiveConsole
-from tests.browser.support import create_user, sign_in
+from tests.support.browser import LiveConsole, create_user, sign_in
 
 
 def _open_a_letter(live: LiveConsole, page: Any) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from flask import url_for
 
-from tests.browser.conftest import LiveConsole
-from tests.browser.support import (
+from tests.support.browser import (
+    LiveConsole,
     assert_accessible,
     axe_violations,
     create_user,

@@ -11,8 +11,7 @@ from playwright.sync_api import expect
 
 from console.appsettings import store_setting
 from console.db import db
-from tests.browser.conftest import LiveConsole
-from tests.browser.test_patients import _clinician, _search_path
+from tests.support.browser import LiveConsole, _clinician, _search_path
 
 RANGE = re.compile(r"Patients? (\d+)(?:\u2013(\d+))? of ")
 

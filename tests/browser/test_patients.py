@@ -7,27 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import url_for
 from playwright.sync_api import expect
 
 from console.sandbox.patients import nhs_number_of
-from tests.browser.conftest import LiveConsole
-from tests.browser.support import (
+from tests.support.browser import (
+    LiveConsole,
     PageWatch,
+    _clinician,
+    _search_path,
     assert_accessible,
-    create_user,
     focused,
     screenshot,
-    sign_in,
     tab_until,
 )
-
-
-def _search_path(live: LiveConsole) -> str:
-    if "patients.search" not in live.app.view_functions or live.hapi is None:
-        pytest.skip("this build has no patient search page")
-    with live.app.test_request_context():
-        return url_for("patients.search")
 
 
 def _patient(live: LiveConsole) -> dict[str, Any]:
@@ -56,11 +48,6 @@ def _patient_with_letters(live: LiveConsole) -> dict[str, Any]:
         if nhs_number_of(patient) and generate_letters(person, seed=SEED):
             return patient
     raise AssertionError("no synthetic patient has letters")
-
-
-def _clinician(live: LiveConsole, page: Any) -> None:
-    create_user(live.app, "dr.who", ("Clinician",), full_name="Dr Who")
-    sign_in(page, "dr.who")
 
 
 def _hx_requests(page: Any) -> list[str]:

@@ -13,8 +13,7 @@ import pytest
 from flask import url_for
 
 from console.sandbox.patients import nhs_number_of
-from tests.browser.conftest import LiveConsole
-from tests.browser.support import axe_violations, create_user, screenshot, sign_in
+from tests.support.browser import LiveConsole, axe_violations, create_user, screenshot, sign_in
 
 WIDTHS = (390, 768, 1366)
 

@@ -11,9 +11,8 @@ import pytest
 from playwright.sync_api import expect
 
 from console.auth import clock
-from tests.browser.conftest import LiveConsole
-from tests.browser.support import assert_accessible, create_user, screenshot, sign_in
-from tests.helpers import DEFAULT_PASSWORD
+from tests.support.browser import LiveConsole, assert_accessible, create_user, screenshot, sign_in
+from tests.support.users import DEFAULT_PASSWORD
 
 
 def test_idle_session_sends_the_user_back_to_sign_in(

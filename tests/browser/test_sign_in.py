@@ -8,8 +8,8 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import LiveConsole
-from tests.browser.support import (
+from tests.support.browser import (
+    LiveConsole,
     assert_accessible,
     assert_focus_visible,
     create_user,
@@ -17,7 +17,7 @@ from tests.browser.support import (
     sign_in,
     tab_until,
 )
-from tests.helpers import DEFAULT_PASSWORD
+from tests.support.users import DEFAULT_PASSWORD
 
 
 def test_sign_in_page_is_accessible_and_signs_in(

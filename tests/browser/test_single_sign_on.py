@@ -13,8 +13,7 @@ import pytest
 from flask import url_for
 from playwright.sync_api import expect
 
-from tests.browser.conftest import LiveConsole
-from tests.browser.support import assert_accessible, create_user, screenshot, sign_in
+from tests.support.browser import LiveConsole, assert_accessible, create_user, screenshot, sign_in
 
 DEAD_PORT = int(os.environ.get("SSO_TEST_DEAD_PORT", "18185"))
 BUTTON = "Sign in with your organisation account"

@@ -28,7 +28,7 @@ from console.fhir import (
 )
 from console.fhir.client import CappedRetry
 from console.sandbox.patients import generate_patients
-from tests.fhir.conftest import Hapi
+from tests.support.fhir import Hapi
 
 ClientFactory = Callable[..., FhirClient]
 

@@ -32,10 +32,10 @@ from console.fhir import (
     FhirSearchExpired,
     PatientSearch,
 )
-from console.nhs_number import NHS_NUMBER_SYSTEM, check_digit
+from console.nhs_number import NHS_NUMBER_SYSTEM
 from console.sandbox.patients import generate_patients, load_patients
-from tests.fhir.conftest import Hapi, live_fhir_url
-from tests.helpers import make_user, sign_in
+from tests.support.fhir import Hapi, live_fhir_url, random_nhs_number
+from tests.support.users import make_user, sign_in
 
 INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)$")
 
@@ -69,14 +69,6 @@ class Target:
             headers={"Accept": "application/fhir+json", "Cache-Control": "no-cache", **headers},
             timeout=10,
         )
-
-
-def random_nhs_number() -> str:
-    while True:
-        first_nine = f"999{random.randrange(1_000_000):06d}"
-        digit = check_digit(first_nine)
-        if digit is not None:
-            return f"{first_nine}{digit}"
 
 
 def random_family() -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from tests.fhir.conftest import Hapi
+from tests.support.fhir import Hapi
 
 NHS = "https://fhir.nhs.uk/Id/nhs-number"
 

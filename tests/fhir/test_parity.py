@@ -22,8 +22,7 @@ import pytest
 import requests
 
 from console.nhs_number import NHS_NUMBER_SYSTEM
-from tests.fhir.conftest import Hapi, live_fhir_url
-from tests.fhir.test_contract import random_nhs_number
+from tests.support.fhir import Hapi, live_fhir_url, random_nhs_number
 
 pytestmark = pytest.mark.live
 

@@ -9,7 +9,7 @@ from console.fhir import FhirClient, PatientSearch
 from console.fhir.models import parse_patient
 from console.nhs_number import is_valid
 from console.sandbox.patients import generate_patients, load_patients, transaction_bundle
-from tests.fhir.conftest import Hapi
+from tests.support.fhir import Hapi
 
 POSTCODE = re.compile(r"^[A-Z]{1,2}\d{1,2} \d[A-Z]{2}$")
 

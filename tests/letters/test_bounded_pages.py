@@ -8,7 +8,7 @@ import json
 
 from flask.testing import FlaskClient
 
-from tests.letters.conftest import HX, World, a_letter, set_settings
+from tests.support.letters import HX, World, a_letter, set_settings
 
 AQL = "/ehrbase/rest/openehr/v1/query/aql"
 DEEP = "[" * 100_000 + "]" * 100_000

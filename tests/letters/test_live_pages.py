@@ -16,11 +16,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from console.openehr import letter_template as lt
-from tests.fhir.conftest import Hapi
-from tests.helpers import csrf_token, make_user, sign_in
-from tests.letters.conftest import World, a_letter, set_settings
-from tests.live import live_ehrbase
-from tests.openehr.conftest import Target
+from tests.support.fhir import Hapi
+from tests.support.letters import World, a_letter, build_world
+from tests.support.live import live_ehrbase
+from tests.support.openehr import Target
+from tests.support.users import csrf_token, make_user, sign_in
 
 pytestmark = pytest.mark.live
 
@@ -33,28 +33,7 @@ def live_world(app_factory: Callable[..., Flask], hapi: Hapi) -> Iterator[World]
     """A console on the HAPI emulator and the real EHRbase, in a namespace of its own."""
     real = live_ehrbase()
     target = Target(real.url, real.user, real.password, real.admin_user, real.admin_password)
-    app = app_factory(
-        FHIR_SERVER_URL=hapi.base_url,
-        FHIR_RETRIES=0,
-        FHIR_BACKOFF_FACTOR=0,
-        EHRBASE_URL=real.url,
-        EHRBASE_API_USER=real.user,
-        EHRBASE_API_PASSWORD=real.password,
-        EHRBASE_API_ADMIN_USER=real.admin_user,
-        EHRBASE_API_ADMIN_PASSWORD=real.admin_password,
-        EHRBASE_RETRIES=0,
-        EHRBASE_BACKOFF_FACTOR=0,
-        EHRBASE_BREAKER_THRESHOLD=1000,
-    )
-    namespace = f"live-{uuid.uuid4().hex[:12]}"
-    set_settings(
-        app,
-        **{
-            "clinical.ehr_subject_namespace": namespace,
-            "clinical.ehrbase_read_timeout_seconds": 30,
-        },
-    )
-    world = World(app, hapi, target, namespace)
+    world = build_world(app_factory, hapi, target, namespace_prefix="live", read_timeout=30)
     yield world
     world.client.close()
 

@@ -19,8 +19,8 @@ from console.db.models import User
 from console.openehr import letter_template as lt
 from console.patients.services import load_patient
 from console.templating import truncated_json
-from tests.letters.conftest import HX, World, a_letter, add_role, set_settings
 from tests.support.audit import audit_rows
+from tests.support.letters import HX, World, a_letter, add_role, set_settings
 
 ROW = re.compile(r'<a href="(/patients/[^"/]+/letters/[^"]+)">([^<]*)</a>')
 

@@ -11,11 +11,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from console.openehr import letter_template as lt
-from tests.fhir.conftest import Hapi
-from tests.helpers import make_user, sign_in
-from tests.letters.conftest import a_letter, person, set_settings
-from tests.openehr.conftest import Target
 from tests.support.audit import audit_rows
+from tests.support.fhir import Hapi
+from tests.support.letters import a_letter, person, set_settings
+from tests.support.openehr import Target, ehrbase_config
+from tests.support.users import make_user, sign_in
 
 AQL = "/ehrbase/rest/openehr/v1/query/aql"
 
@@ -41,12 +41,9 @@ def test_the_breaker_pauses_calls_then_one_trial_brings_the_letters_back(
 ) -> None:
     app = app_factory(
         FHIR_SERVER_URL=hapi.base_url,
-        EHRBASE_URL=ehrbase.url,
-        EHRBASE_API_USER=ehrbase.user,
-        EHRBASE_API_PASSWORD=ehrbase.password,
-        EHRBASE_RETRIES=0,
-        EHRBASE_BREAKER_THRESHOLD=2,
-        EHRBASE_BREAKER_RESET_S=0.4,
+        **ehrbase_config(
+            ehrbase, EHRBASE_RETRIES=0, EHRBASE_BREAKER_THRESHOLD=2, EHRBASE_BREAKER_RESET_S=0.4
+        ),
     )
     namespace = f"test-{uuid.uuid4().hex[:12]}"
     set_settings(app, **{"clinical.ehr_subject_namespace": namespace})

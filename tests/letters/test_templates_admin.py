@@ -13,9 +13,9 @@ from flask.testing import FlaskClient
 
 from console.openehr import letter_template as lt
 from console.sandbox.ehrbase import DEFAULT_ADMIN, DEFAULT_USER, emulator_of, start_ehrbase_emulator
-from tests.helpers import csrf_token
-from tests.letters.conftest import World
 from tests.support.audit import audit_rows
+from tests.support.letters import World
+from tests.support.users import csrf_token
 
 TEMPLATES = "/letters/templates"
 
@@ -207,7 +207,7 @@ def console_on(app_factory: Callable[..., Flask], url: str, **extra: object) -> 
 def test_the_shipped_template_can_be_uploaded_from_the_page(
     app_factory: Callable[..., Flask], fresh_ehrbase: tuple[object, str]
 ) -> None:
-    from tests.helpers import make_user, sign_in
+    from tests.support.users import make_user, sign_in
 
     server, url = fresh_ehrbase
     app = console_on(app_factory, url)

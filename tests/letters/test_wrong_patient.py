@@ -21,8 +21,8 @@ from console.openehr import letter_template as lt
 from console.openehr.client import Ehr
 from console.openehr.letters import belongs_to
 from console.upstream.trust import EVENT
-from tests.letters.conftest import HX, World, a_letter
 from tests.support.audit import audit_rows
+from tests.support.letters import HX, World, a_letter
 
 SECRET_TITLE = "Oncology letter of Brown"
 SECRET_BODY = "Confidential plan for Brown only"

@@ -14,7 +14,7 @@ from console.openehr import errors
 from console.openehr import letter_template as lt
 from console.openehr.client import EhrbaseClient
 from console.openehr.letters import letters_query
-from tests.openehr.conftest import Target
+from tests.support.openehr import Target
 
 AQL = "/ehrbase/rest/openehr/v1/query/aql"
 

@@ -15,7 +15,7 @@ from console.openehr import errors
 from console.openehr import letter_template as lt
 from console.openehr.client import EhrbaseClient
 from console.openehr.letters import LetterFilters, get_letter, list_letters
-from tests.openehr.conftest import Target
+from tests.support.openehr import Target
 
 
 def subject() -> str:

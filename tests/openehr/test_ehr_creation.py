@@ -11,7 +11,7 @@ import pytest
 from console.openehr import errors
 from console.openehr.client import Ehr, EhrbaseClient
 from console.sandbox.ehrbase import EhrbaseEmulator
-from tests.openehr.conftest import Target
+from tests.support.openehr import Target
 
 EHR_PATH = "/ehrbase/rest/openehr/v1/ehr"
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from console.openehr import letter_template as lt
-from tests.openehr.conftest import Target
+from tests.support.openehr import Target
 
 API = "/rest/openehr/v1"
 

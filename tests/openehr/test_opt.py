@@ -10,7 +10,7 @@ import requests
 from console.openehr import letter_template as lt
 from console.openehr.errors import TemplateInvalid
 from console.openehr.opt import check_opt, read_opt
-from tests.openehr.conftest import Target
+from tests.support.openehr import Target
 
 OPT = lt.letter_opt().decode("utf-8")
 

@@ -23,8 +23,8 @@ import requests
 from console.openehr import letter_template as lt
 from console.openehr.errors import parse_error_body
 from console.openehr.letters import letters_query
-from tests.live import live_ehrbase
-from tests.openehr.conftest import Target
+from tests.support.live import live_ehrbase
+from tests.support.openehr import Target
 
 pytestmark = pytest.mark.live
 

@@ -7,7 +7,7 @@ import pytest
 from console.openehr import letter_template as lt
 from console.openehr.letters import list_letters
 from console.sandbox.letters import SandboxPatient, generate_letters, load_letters
-from tests.openehr.conftest import Target
+from tests.support.openehr import Target
 
 PATIENTS = [f"sandbox-{n}" for n in range(40)]
 

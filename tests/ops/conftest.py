@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from console.sandbox.ehrbase import start_ehrbase_emulator
 from console.sandbox.hapi import start_hapi_emulator
 from console.sandbox.server import EmulatorServer
-from tests.helpers import make_user, sign_in
+from tests.support.ops import ADMIN_PASSWORD, API_PASSWORD
 
 API_USER = "quill-console"
-API_PASSWORD = "ehrbase-user-pw-7f3a9c"
 ADMIN_USER = "quill-console-admin"
-ADMIN_PASSWORD = "ehrbase-admin-pw-2b8e1d"
 
 
 def _fresh(server: EmulatorServer) -> None:
@@ -81,23 +77,3 @@ def stack_app(
         return app_factory(**config)
 
     return build
-
-
-def signed_in_client(app: Flask, username: str, roles: tuple[str, ...]) -> FlaskClient:
-    """A browser signed in as a new user with ``roles``."""
-    make_user(app, username, roles=roles)
-    client = app.test_client()
-    response = sign_in(client, username)
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return client
-
-
-def request_lines(text: str) -> list[dict[str, Any]]:
-    """The request log lines (JSON) in captured stderr."""
-    lines = []
-    for line in text.splitlines():
-        if line.startswith("{"):
-            entry = json.loads(line)
-            if entry.get("event") == "request":
-                lines.append(entry)
-    return lines

@@ -14,8 +14,8 @@ from flask_migrate import upgrade
 
 from console import create_app
 from console.sandbox.server import EmulatorServer
-from tests.conftest import PG_HOST, PG_PORT, base_config
-from tests.ops.conftest import ADMIN_PASSWORD, API_PASSWORD
+from tests.support.environment import PG_HOST, PG_PORT, base_config
+from tests.support.ops import ADMIN_PASSWORD, API_PASSWORD
 
 SECRETS = {
     "SECRET_KEY": "k" * 40 + "-very-secret-key",

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.conftest import IN_CI, PG_ADMIN_DSN, PG_HOST, PG_PORT, require_postgres
+from tests.support.environment import IN_CI, PG_ADMIN_DSN, PG_HOST, PG_PORT, require_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 SQL = ROOT / "docker" / "postgres" / "sql"

@@ -16,7 +16,7 @@ from flask_migrate import upgrade
 from console import create_app
 from console.ops import probes
 from console.permissions import PUBLIC, declared_permission
-from tests.conftest import base_config
+from tests.support.environment import base_config
 
 
 def test_live_answers_ok_without_touching_anything(app: Flask) -> None:

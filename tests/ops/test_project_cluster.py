@@ -18,7 +18,7 @@ import pytest
 
 from stack import platform
 from stack import postgres as project_postgres
-from tests.conftest import IN_CI, PG_ADMIN_DSN, PG_HOST, PG_PORT, require_postgres
+from tests.support.environment import IN_CI, PG_ADMIN_DSN, PG_HOST, PG_PORT, require_postgres
 
 pytestmark = pytest.mark.postgres
 

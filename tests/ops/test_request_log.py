@@ -20,7 +20,8 @@ from console.ops.request_log import (
 )
 from console.permissions import public
 from console.sandbox.server import EmulatorServer
-from tests.ops.conftest import request_lines, signed_in_client
+from tests.support.ops import request_lines
+from tests.support.users import as_user
 
 
 def _probe_app(app: Flask) -> Flask:
@@ -140,7 +141,7 @@ def test_each_request_gets_its_own_id(app: Flask) -> None:
 
 
 def test_the_signed_in_users_id_is_logged(app: Flask, capsys: pytest.CaptureFixture[str]) -> None:
-    client = signed_in_client(app, "clara", ("Clinician",))
+    client = as_user(app, "Clinician", username="clara")
     capsys.readouterr()
     client.get("/")
     (line,) = request_lines(capsys.readouterr().err)
@@ -157,7 +158,7 @@ def test_a_public_page_names_the_signed_in_user_without_reading_the_account(
     from console.db import db
 
     caplog.set_level(logging.DEBUG, logger="console.request")
-    client = signed_in_client(app, "clara", ("Clinician",))
+    client = as_user(app, "Clinician", username="clara")
     with app.app_context():
         engine = db.engine
     seen: list[str] = []
@@ -187,7 +188,7 @@ def test_a_public_page_names_the_signed_in_user_without_reading_the_account(
 def test_refused_and_unknown_requests_are_logged_too(
     app: Flask, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    client = signed_in_client(app, "clara", ("Clinician",))
+    client = as_user(app, "Clinician", username="clara")
     capsys.readouterr()
     assert client.get("/status").status_code == 403
     assert client.get("/no/such/page").status_code == 404
@@ -198,7 +199,7 @@ def test_refused_and_unknown_requests_are_logged_too(
 
 def test_secrets_are_not_logged(app_factory: Callable[..., Flask], capsys) -> None:  # type: ignore[no-untyped-def]
     app = app_factory()
-    client = signed_in_client(app, "clara", ("Clinician",))
+    client = as_user(app, "Clinician", username="clara")
     logged = capsys.readouterr().err
     assert "correct horse battery staple" not in logged
     assert "csrf_token" not in logged
@@ -237,7 +238,7 @@ def test_the_request_id_goes_upstream_and_the_calls_are_in_the_log_line(
     recorders: tuple[_HeaderRecorder, _HeaderRecorder],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    client = signed_in_client(stack_app(), "root", ("System administrator",))
+    client = as_user(stack_app(), "System administrator", username="root")
     capsys.readouterr()
     response = client.get("/status", headers={REQUEST_ID_HEADER: "trace-0042"})
     assert response.status_code == 200
@@ -300,7 +301,7 @@ def test_a_failing_patient_search_logs_no_search_terms_from_any_library(
     """urllib3 warns on every retry with the request's URL, query string included: names and
     NHS numbers must not reach the logs that way (nor any other)."""
     app = stack_app(FHIR_RETRIES=2, FHIR_BACKOFF_FACTOR=0)
-    client = signed_in_client(app, "clara", ("Clinician",))
+    client = as_user(app, "Clinician", username="clara")
     if fault == "refused":
         hapi[0].refuse_connections()
     else:
@@ -336,7 +337,7 @@ def test_a_patient_search_sends_its_request_id_to_hapi(
     recorders: tuple[_HeaderRecorder, _HeaderRecorder],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    client = signed_in_client(stack_app(), "clara", ("Clinician",))
+    client = as_user(stack_app(), "Clinician", username="clara")
     capsys.readouterr()
     response = client.get("/patients/?q=jones", headers={REQUEST_ID_HEADER: "ward-7-search"})
     assert response.status_code == 200

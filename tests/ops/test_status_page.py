@@ -12,8 +12,8 @@ from flask import Flask
 from psycopg import sql
 
 from console.sandbox.server import EmulatorServer
-from tests.conftest import PG_ADMIN_DSN, require_postgres
-from tests.ops.conftest import signed_in_client
+from tests.support.environment import PG_ADMIN_DSN, require_postgres
+from tests.support.users import as_user
 
 
 def _row(html: str, key: str) -> str:
@@ -29,7 +29,7 @@ def _state(html: str, key: str) -> str:
 
 
 def _admin_page(app: Flask, path: str = "/status") -> str:
-    client = signed_in_client(app, "root", ("System administrator",))
+    client = as_user(app, "System administrator", username="root")
     response = client.get(path)
     assert response.status_code == 200
     return response.get_data(as_text=True)
@@ -37,7 +37,7 @@ def _admin_page(app: Flask, path: str = "/status") -> str:
 
 def test_clinicians_may_not_see_the_status_page(stack_app: Callable[..., Flask]) -> None:
     app = stack_app()
-    client = signed_in_client(app, "clara", ("Clinician",))
+    client = as_user(app, "Clinician", username="clara")
     assert client.get("/status").status_code == 403
     assert client.get("/status/checks").status_code == 403
 
@@ -121,7 +121,7 @@ def test_a_service_that_was_up_and_then_fails_is_down_not_starting(
     stack_app: Callable[..., Flask], hapi: tuple[EmulatorServer, str]
 ) -> None:
     app = stack_app(OPS_STARTUP_GRACE_SECONDS=3600)
-    client = signed_in_client(app, "root", ("System administrator",))
+    client = as_user(app, "System administrator", username="root")
     assert _state(client.get("/status").get_data(as_text=True), "fhir") == "up"
     hapi[0].set_faults(status=503, only_paths=["/fhir/metadata"])
     html = client.get("/status/checks").get_data(as_text=True)
@@ -177,7 +177,7 @@ def test_no_deprecated_variables(stack_app: Callable[..., Flask]) -> None:
 
 def test_the_refresh_fragment_is_the_table_alone(stack_app: Callable[..., Flask]) -> None:
     app = stack_app()
-    client = signed_in_client(app, "root", ("System administrator",))
+    client = as_user(app, "System administrator", username="root")
     html = client.get("/status/checks", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert html.lstrip().startswith("{#") is False
     assert 'id="status-checks"' in html
@@ -191,7 +191,7 @@ def test_one_page_load_asks_each_service_once(
     ehrbase: tuple[EmulatorServer, str],
 ) -> None:
     app = stack_app()
-    client = signed_in_client(app, "root", ("System administrator",))
+    client = as_user(app, "System administrator", username="root")
     hapi[0].injector.requests.clear()
     ehrbase[0].injector.requests.clear()
     client.get("/status")
@@ -203,9 +203,9 @@ def test_the_status_page_is_in_the_administrators_navigation(
     stack_app: Callable[..., Flask],
 ) -> None:
     app = stack_app()
-    admin = signed_in_client(app, "root", ("System administrator",))
+    admin = as_user(app, "System administrator", username="root")
     assert 'href="/status"' in admin.get("/").get_data(as_text=True)
-    clinician = signed_in_client(app, "clara", ("Clinician",))
+    clinician = as_user(app, "Clinician", username="clara")
     assert 'href="/status"' not in clinician.get("/").get_data(as_text=True)
 
 

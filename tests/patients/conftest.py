@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from console.appsettings import store_setting
-from console.db import db
-from tests.fhir.conftest import Hapi, hapi, hapi_server  # noqa: F401  (fixtures)
-from tests.helpers import make_user, sign_in
-
-
-def set_settings(app: Flask, **values: Any) -> None:
-    """Store application settings, e.g. ``set_settings(app, **{"clinical.fhir_page_size": 2})``."""
-    with app.app_context():
-        for key, value in values.items():
-            store_setting(key, value, None)
-        db.session.commit()
+from tests.support.fhir import Hapi, hapi, hapi_server  # noqa: F401  (fixtures)
+from tests.support.users import as_user
 
 
 @pytest.fixture
@@ -37,16 +26,9 @@ def console(app_factory: Callable[..., Flask], hapi: Hapi) -> Flask:  # noqa: F8
 @pytest.fixture
 def signed_in(console: Flask) -> Callable[..., FlaskClient]:
     """``signed_in(roles)`` → a test client signed in as a new user with those roles."""
-    counter = {"n": 0}
 
     def make(roles: tuple[str, ...] = ("Clinician",)) -> FlaskClient:
-        counter["n"] += 1
-        username = f"user{counter['n']}"
-        make_user(console, username, roles=roles)
-        client = console.test_client()
-        response = sign_in(client, username)
-        assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
-        return client
+        return as_user(console, *roles)
 
     return make
 

@@ -6,7 +6,7 @@ import json
 
 from flask.testing import FlaskClient
 
-from tests.fhir.conftest import Hapi
+from tests.support.fhir import Hapi
 from tests.support.patients import (
     HX,
     NHS,

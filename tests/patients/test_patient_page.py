@@ -10,9 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from console.sandbox.patients import generate_patients
-from tests.fhir.conftest import Hapi
-from tests.patients.conftest import set_settings
 from tests.support.audit import audit_rows
+from tests.support.fhir import Hapi
 from tests.support.patients import (
     FAULTS,
     HX,
@@ -20,6 +19,7 @@ from tests.support.patients import (
     break_the_audit_table,
     mary,
     person,
+    set_settings,
 )
 
 

@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.fhir.conftest import Hapi
-from tests.patients.conftest import set_settings
+from tests.support.fhir import Hapi
+from tests.support.patients import set_settings
 
 HX = {"HX-Request": "true"}
 

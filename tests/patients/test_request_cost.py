@@ -17,7 +17,7 @@ from sqlalchemy import event, select
 
 from console.db import db
 from console.db.models import User
-from tests.fhir.conftest import Hapi
+from tests.support.fhir import Hapi
 from tests.support.patients import mary
 
 

@@ -13,9 +13,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.fhir.conftest import Hapi
-from tests.patients.conftest import set_settings
 from tests.support.audit import audit_rows
+from tests.support.fhir import Hapi
 from tests.support.patients import (
     FAULTS,
     HX,
@@ -24,6 +23,7 @@ from tests.support.patients import (
     break_the_audit_table,
     mary,
     person,
+    set_settings,
 )
 
 
@@ -372,7 +372,7 @@ def test_the_breaker_stops_calling_a_failing_server_then_recovers(
         FHIR_BREAKER_THRESHOLD=2,
         FHIR_BREAKER_RESET_S=0.5,
     )
-    from tests.helpers import make_user, sign_in
+    from tests.support.users import make_user, sign_in
 
     make_user(app, "dr", roles=("Clinician",))
     client = app.test_client()
@@ -396,7 +396,7 @@ def test_the_breaker_stops_calling_a_failing_server_then_recovers(
 
 
 def test_no_fhir_server_configured(app_factory: Callable[..., Flask]) -> None:
-    from tests.helpers import make_user, sign_in
+    from tests.support.users import make_user, sign_in
 
     app = app_factory(FHIR_SERVER_URL=None)
     make_user(app, "dr", roles=("Clinician",))

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.fhir.conftest import Hapi
 from tests.support.audit import audit_rows
+from tests.support.fhir import Hapi
 from tests.support.patients import body, mary
 
 

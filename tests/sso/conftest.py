@@ -18,10 +18,9 @@ from flask import Flask
 from stack import keycloak as keycloak_stack
 from stack.spec import ServerSpec
 from tests.sso.fake_idp import FakeIdp, serve
-from tests.support.sso import configure, sso_environ
+from tests.support.sso import CONSOLE_PORT, KEYCLOAK_PORT, configure, sso_environ
 
 FAKE_IDP_PORT = int(os.environ.get("SSO_TEST_FAKE_IDP_PORT", "18184"))
-DEAD_PORT = int(os.environ.get("SSO_TEST_DEAD_PORT", "18185"))
 
 
 @pytest.fixture(scope="session")
@@ -47,9 +46,7 @@ def sso_app(app_factory: Callable[..., Flask], fake_idp: FakeIdp) -> Flask:
 
 # --- the real Keycloak ----------------------------------------------------------------------
 
-KEYCLOAK_PORT = int(os.environ.get("STACK_KEYCLOAK_PORT", "18083"))
 KEYCLOAK_MANAGEMENT_PORT = int(os.environ.get("SSO_TEST_KEYCLOAK_MANAGEMENT_PORT", "19083"))
-CONSOLE_PORT = int(os.environ.get("SSO_TEST_CONSOLE_PORT", "18186"))
 IN_CI = os.environ.get("CI", "").lower() == "true"
 KEYCLOAK_START_SECONDS = float(os.environ.get("SSO_TEST_KEYCLOAK_START_SECONDS", "1200"))
 

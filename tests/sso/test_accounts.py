@@ -11,10 +11,10 @@ from console.db import db
 from console.db.models import AuditEvent, User
 from console.sso.accounts import DISABLED, UNKNOWN_PERSON
 from console.sso.models import SsoIdentity
-from tests.auth.support import post_form
-from tests.helpers import DEFAULT_PASSWORD, make_user, sign_in
 from tests.sso.fake_idp import FakeIdp
+from tests.support.auth import post_form
 from tests.support.sso import configure, link, sso_sign_in
+from tests.support.users import DEFAULT_PASSWORD, make_user, sign_in
 
 
 def events(app: Flask, action: str) -> list[AuditEvent]:

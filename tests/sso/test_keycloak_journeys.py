@@ -26,7 +26,7 @@ from console.db import db
 from console.db.models import AuditEvent, User
 from stack import keycloak as kc
 from stack.sandbox import configure_sso
-from tests.sso.conftest import CONSOLE_PORT, KEYCLOAK_PORT
+from tests.support.sso import CONSOLE_PORT, KEYCLOAK_PORT
 
 pytestmark = pytest.mark.live
 CONSOLE = f"http://127.0.0.1:{CONSOLE_PORT}"

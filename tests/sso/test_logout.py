@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 
 from console.db import db
 from console.db.models import AuditEvent, UserSession
-from tests.auth.support import post_form
-from tests.helpers import make_user
 from tests.sso.fake_idp import FakeIdp, new_key, unsigned
+from tests.support.auth import post_form
 from tests.support.sso import link, logout_claims, signed_in, sso_sign_in
+from tests.support.users import make_user
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_sign_out_ends_the_console_session_then_goes_to_the_providers_logout(
 
 def test_a_password_sign_out_stays_in_the_console(alice_app: Flask) -> None:
     make_user(alice_app, "bob")
-    from tests.helpers import sign_in
+    from tests.support.users import sign_in
 
     client = alice_app.test_client()
     sign_in(client, "bob")

@@ -20,10 +20,10 @@ from console.auth import clock
 from console.db import db
 from console.sso.logout import LEEWAY_SECONDS, MAX_AGE_SECONDS
 from console.sso.models import SsoLogoutToken
-from tests.helpers import make_user
 from tests.sso.fake_idp import FakeIdp
 from tests.support.audit import audit_rows
 from tests.support.sso import configure, link, logout_claims, signed_in, sso_environ, sso_sign_in
+from tests.support.users import make_user
 
 
 @pytest.fixture

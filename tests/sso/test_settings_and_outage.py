@@ -10,13 +10,11 @@ from markupsafe import escape
 
 from console.config import ConfigError, load_settings
 from console.sso.signin import UNREACHABLE
-from tests.admin.conftest import signed_in
-from tests.admin.test_settings import form_values, setting
-from tests.helpers import make_user, sign_in
-from tests.sso.conftest import DEAD_PORT
 from tests.sso.fake_idp import FakeIdp
+from tests.support.admin import form_values, setting, signed_in
 from tests.support.audit import audit_rows
-from tests.support.sso import sso_environ
+from tests.support.sso import DEAD_PORT, sso_environ
+from tests.support.users import make_user, sign_in
 
 
 def test_oidc_variables_come_all_together_and_the_secret_is_never_shown(tmp_path) -> None:  # type: ignore[no-untyped-def]

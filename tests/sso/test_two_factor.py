@@ -17,11 +17,11 @@ from console.auth.sessions import ANONYMOUS_COOKIE_NAME
 from console.db import db
 from console.db.models import User
 from console.sso.logout import ID_TOKEN_COOKIE_LIMIT
-from tests.auth.support import TOTP_SECRET, code_at, post_form, submit_code
-from tests.helpers import make_user
 from tests.sso.fake_idp import CLIENT_ID, FakeIdp
 from tests.support.audit import audit_rows
+from tests.support.auth import TOTP_SECRET, code_at, post_form, submit_code
 from tests.support.sso import configure, link, logout_claims, sso_sign_in
+from tests.support.users import make_user
 
 
 @pytest.fixture
@@ -197,7 +197,7 @@ def test_a_user_flagged_to_enrol_is_satisfied_by_the_providers_mfa_only_with_the
 
 
 def test_a_password_sign_in_never_counts_as_the_providers_mfa(sso_app: Flask) -> None:
-    from tests.helpers import sign_in
+    from tests.support.users import sign_in
 
     make_user(sso_app, "bob", roles=("System administrator",), totp_enabled=False)
     configure(sso_app, idp_mfa_satisfies_two_factor=True)

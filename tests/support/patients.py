@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import text
 
+from console.appsettings import store_setting
 from console.db import db
 
 HX = {"HX-Request": "true"}
@@ -157,4 +158,12 @@ def hostile() -> dict[str, Any]:
 def break_the_audit_table(app: Flask) -> None:
     with app.app_context():
         db.session.execute(text("DROP TABLE audit_events"))
+        db.session.commit()
+
+
+def set_settings(app: Flask, **values: Any) -> None:
+    """Store application settings, e.g. ``set_settings(app, **{"clinical.fhir_page_size": 2})``."""
+    with app.app_context():
+        for key, value in values.items():
+            store_setting(key, value, None)
         db.session.commit()

@@ -3,6 +3,7 @@ through it, links to its identities, and back-channel logout tokens."""
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from typing import Any
@@ -73,3 +74,8 @@ def logout_claims(idp: FakeIdp, **changes: Any) -> dict[str, Any]:
 def signed_in(client: Any) -> bool:
     """True when the client reaches its own account page."""
     return client.get("/auth/account").status_code == 200
+
+
+DEAD_PORT = int(os.environ.get("SSO_TEST_DEAD_PORT", "18185"))
+KEYCLOAK_PORT = int(os.environ.get("STACK_KEYCLOAK_PORT", "18083"))
+CONSOLE_PORT = int(os.environ.get("SSO_TEST_CONSOLE_PORT", "18186"))

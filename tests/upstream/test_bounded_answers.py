@@ -21,8 +21,8 @@ from console.upstream.errors import (
     UpstreamTooLarge,
     UpstreamUnavailable,
 )
-from tests.fhir.conftest import Hapi, hapi, hapi_server, make_client  # noqa: F401  (fixtures)
-from tests.openehr.conftest import Target, ehrbase, ehrbase_server  # noqa: F401  (fixtures)
+from tests.support.fhir import Hapi, hapi, hapi_server, make_client  # noqa: F401  (fixtures)
+from tests.support.openehr import Target, ehrbase, ehrbase_server  # noqa: F401  (fixtures)
 
 AQL = "/ehrbase/rest/openehr/v1/query/aql"
 DEEP = "[" * 100_000 + "]" * 100_000

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyotp
-from flask import Flask
+import pytest
+from flask import Flask, url_for
 from playwright.sync_api import Error as PlaywrightError
 
 from console.auth import clock
-from tests.helpers import ADMIN_TOTP_SECRET, DEFAULT_PASSWORD, make_user
+from console.sandbox.server import EmulatorServer
+from tests.support.users import ADMIN_TOTP_SECRET, DEFAULT_PASSWORD, make_user
 
 ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
+HERE = ROOT / "tests" / "browser"
+"""The browser tests' folder: the scripts they inject into pages."""
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 BLOCKING_IMPACTS = ("serious", "critical")
@@ -170,3 +175,45 @@ def assert_focus_visible(page: Any) -> dict[str, Any]:
     now = focused(page)
     assert now["visible"], f"focus is not visible on {now}"
     return now
+
+
+@dataclass
+class LiveConsole:
+    """The console served on loopback, with the emulators it talks to (when present)."""
+
+    url: str
+    app: Flask
+    hapi: EmulatorServer | None = None
+    ehrbase: EmulatorServer | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    slow: SlowHtmx | None = None
+
+    def delay_htmx(self, milliseconds: int) -> None:
+        """Make every htmx request take this much longer, so the activity indicator shows."""
+        assert self.slow is not None
+        self.slow.delay = milliseconds / 1000
+
+
+class SlowHtmx:
+    """WSGI middleware of the test server: optionally delays requests sent by htmx."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.delay = 0.0
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if self.delay and environ.get("HTTP_HX_REQUEST"):
+            time.sleep(self.delay)
+        return self.app(environ, start_response)
+
+
+def _search_path(live: LiveConsole) -> str:
+    if "patients.search" not in live.app.view_functions or live.hapi is None:
+        pytest.skip("this build has no patient search page")
+    with live.app.test_request_context():
+        return url_for("patients.search")
+
+
+def _clinician(live: LiveConsole, page: Any) -> None:
+    create_user(live.app, "dr.who", ("Clinician",), full_name="Dr Who")
+    sign_in(page, "dr.who")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyotp
@@ -13,7 +15,7 @@ from werkzeug.test import TestResponse
 from console.auth.sessions import COOKIE_NAME, SECURE_COOKIE_NAME
 from console.db import db
 from console.db.models import UserSession
-from tests.helpers import DEFAULT_PASSWORD, csrf_token
+from tests.support.users import DEFAULT_PASSWORD, csrf_token
 
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
@@ -75,3 +77,16 @@ def session_rows(app: Flask, user_id: int | None = None) -> list[UserSession]:
 def signed_in(client: FlaskClient) -> bool:
     """True when the client reaches the dashboard (not sent to sign-in)."""
     return client.get("/").status_code == 200
+
+
+@dataclass
+class FakeClock:
+    """Time that stands still until a test moves it forward."""
+
+    current: datetime
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)

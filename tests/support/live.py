@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import IN_CI
+from tests.support.environment import IN_CI
 
 READY_TIMEOUT_SECONDS = float(os.environ.get("LIVE_READY_TIMEOUT", "2400"))
 _ready: set[str] = set()

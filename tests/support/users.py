@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -105,3 +106,24 @@ def sign_in(client: FlaskClient, username: str = "alice", password: str = DEFAUL
             data={"csrf_token": token, "code": pyotp.TOTP(ADMIN_TOTP_SECRET).at(auth_clock.now())},
         )
     return response
+
+
+def as_user(app: Flask, *roles: str, username: str | None = None) -> FlaskClient:
+    """A test client signed in, through the real form, as a new user holding ``roles``
+    (``username``, or ``user1``, ``user2``... in the order they are made for ``app``); administrators complete the two-factor step."""
+    name = (
+        username or f"user{next(app.extensions.setdefault('tests.new_users', itertools.count(1)))}"
+    )
+    make_user(app, name, roles=roles)
+    client = app.test_client()
+    response = sign_in(client, name)
+    assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
+    return client
+
+
+def user_id_of(app: Flask, username: str) -> int:
+    """The id of the user called ``username``."""
+    with app.app_context():
+        found = db.session.scalar(select(User.id).where(User.username == username))
+        assert found is not None, f"no user {username}"
+        return found
