@@ -248,3 +248,35 @@ def test_create_user_shows_password_fields_only_when_typing_one_and_a_reload_sho
     ).to_be_visible()
     expect(page.locator("#temporary-password")).to_have_count(0)
     assert list(_active_usernames(live)).count("once.only") == 1
+
+
+def test_a_reset_password_is_shown_once_and_a_reload_or_back_neither_shows_nor_resets_it(
+    live: LiveConsole, page: Any
+) -> None:
+    _admin(live, page)
+    user_id = create_user(live.app, "forgot.again", ("Clinician",), full_name="Forgot Again")
+    page.goto(f"/admin/users/{user_id}")
+    page.get_by_role("link", name="Reset password").click()
+    dialog = page.get_by_role("dialog", name="Reset the password: forgot.again")
+    dialog.get_by_label("Generate a temporary password (shown to you once)").check()
+    dialog.get_by_role("button", name="Reset password").click()
+    expect(
+        page.get_by_role("heading", name="New temporary password for forgot.again")
+    ).to_be_visible()
+    assert re.search(rf"/admin/users/{user_id}/new-password$", page.url)
+    temporary = page.locator("#temporary-password").inner_text().strip()
+    assert temporary and temporary not in page.url
+    with live.app.app_context():
+        hash_after_reset = db.session.get(User, user_id).password_hash  # type: ignore[union-attr]
+
+    page.reload()
+    expect(
+        page.get_by_text("The temporary password was shown once and is not kept.")
+    ).to_be_visible()
+    expect(page.locator("#temporary-password")).to_have_count(0)
+    assert temporary not in page.content()
+    page.go_back()
+    page.wait_for_load_state()
+    assert temporary not in page.content()
+    with live.app.app_context():
+        assert db.session.get(User, user_id).password_hash == hash_after_reset  # type: ignore[union-attr]

@@ -8,6 +8,7 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
 from console.admin import bp
@@ -91,6 +92,9 @@ USER_ACTIONS: dict[str, dict[str, str]] = {
     },
 }
 FIELD_LABELS = {"full_name": "Full name", "email": "E-mail", "roles": "Roles", "active": "Active"}
+SELF_RESET_REFUSAL = (
+    "You cannot reset your own password here: use “Change password” on your account page."
+)
 SIMPLE_ACTIONS = {
     "disable": "disable",
     "enable": "enable",
@@ -319,14 +323,9 @@ def user_create() -> ResponseReturnValue:
                     "success",
                 )
                 return redirect(url_for("admin.user_detail", user_id=created.user_id))
-            # Post/redirect/get: a reload neither creates the user again nor shows the password
-            # again; the password waits once in the server-side session, never in a URL.
-            session[SHOWN_PASSWORD_KEY] = {
-                "user_id": created.user_id,
-                "username": created.username,
-                "password": created.generated_password,
-            }
-            return redirect(url_for("admin.user_created", user_id=created.user_id), 303)
+            return _show_password_once(
+                "created", created.user_id, created.username, created.generated_password
+            )
     return render_template("admin/user_create.html", form=form), status
 
 
@@ -337,15 +336,31 @@ def password_min_length() -> int:
 
 
 SHOWN_PASSWORD_KEY = "_temporary_password"  # noqa: S105 (a session key name)
+# The pages that show a generated temporary password once, by why it was made: endpoint, title.
+SHOWN_PASSWORD_PAGES = {
+    "created": ("admin.user_created", "Created {username}"),
+    "reset": ("admin.user_password_reset", "New temporary password for {username}"),
+}
 
 
-@bp.get(f"/users/<{ID_ROUTE}:user_id>/created")
-@require_permission("users.manage")
-def user_created(user_id: int) -> ResponseReturnValue:
-    """The generated temporary password of a user just created, shown once: it leaves the
-    session as it is shown, so a reload or a second visit finds it gone."""
+def _show_password_once(kind: str, user_id: int, username: str, password: str) -> Response:
+    """Post/redirect/get: the generated password waits once in the server-side session (never
+    in a URL, never logged) for the page the browser is sent to, so a reload or Back neither
+    repeats the change nor shows the password again."""
+    session[SHOWN_PASSWORD_KEY] = {
+        "kind": kind,
+        "user_id": user_id,
+        "username": username,
+        "password": password,
+    }
+    return redirect(url_for(SHOWN_PASSWORD_PAGES[kind][0], user_id=user_id), 303)
+
+
+def _held_password_page(kind: str, user_id: int) -> ResponseReturnValue:
+    """The password held for this page, shown once: it leaves the session as it is shown, so a
+    reload or a second visit finds it gone and is sent to the user's page, told so."""
     held = session.get(SHOWN_PASSWORD_KEY)
-    if not isinstance(held, dict) or held.get("user_id") != user_id:
+    if not isinstance(held, dict) or (held.get("kind"), held.get("user_id")) != (kind, user_id):
         flash(
             "The temporary password was shown once and is not kept. "
             "Reset the password to make a new one.",
@@ -355,11 +370,25 @@ def user_created(user_id: int) -> ResponseReturnValue:
     session.pop(SHOWN_PASSWORD_KEY)
     return render_template(
         "admin/password_shown.html",
-        title=f"Created {held['username']}",
+        title=SHOWN_PASSWORD_PAGES[kind][1].format(username=held["username"]),
         username=held["username"],
         password=held["password"],
         user_id=user_id,
     )
+
+
+@bp.get(f"/users/<{ID_ROUTE}:user_id>/created")
+@require_permission("users.manage")
+def user_created(user_id: int) -> ResponseReturnValue:
+    """The generated temporary password of a user just created, shown once."""
+    return _held_password_page("created", user_id)
+
+
+@bp.get(f"/users/<{ID_ROUTE}:user_id>/new-password")
+@require_permission("users.manage")
+def user_password_reset(user_id: int) -> ResponseReturnValue:
+    """The generated temporary password of a user whose password was just reset, shown once."""
+    return _held_password_page("reset", user_id)
 
 
 def _attach_errors(form: Any, errors: dict[str, str]) -> None:
@@ -427,7 +456,8 @@ def _available_actions(user: User, now: Any) -> list[str]:
         available.append("require-totp")
     if user.must_enrol_totp:
         available.append("withdraw-totp")
-    available.append("reset-password")
+    if user.id != current_user.id:
+        available.append("reset-password")
     if user.totp_enabled or user.totp_secret:
         available.append("reset-totp")
     available.append("end-sessions")
@@ -522,13 +552,7 @@ def user_action(user_id: int, action: str) -> ResponseReturnValue:
     except AdminActionError as exc:
         return _detail(_load(user_id), status=409, action_error=str(exc))
     if action == "reset-password" and isinstance(outcome, str):
-        return render_template(
-            "admin/password_shown.html",
-            title=f"New temporary password for {username}",
-            username=username,
-            password=outcome,
-            user_id=user_id,
-        )
+        return _show_password_once("reset", user_id, username, outcome)
     if action == "delete":
         flash(f"Deleted the unused account {username}.", "success")
         return redirect(url_for("admin.users"))
@@ -540,6 +564,9 @@ def _carry_out(action: str, user_id: int, form: Any) -> Any:
     if action in SIMPLE_ACTIONS:
         return user_service.apply_to_user(SIMPLE_ACTIONS[action], user_id)
     if action == "reset-password":
+        if user_id == current_user.id:
+            # It would end this very session before the new password could be shown.
+            raise AdminActionError(SELF_RESET_REFUSAL)
         return user_service.reset_account_password(user_id, form.typed_password()) or True
     if action == "reset-totp":
         return user_service.reset_two_factor(user_id)
