@@ -106,9 +106,10 @@ def _letters_of_another_patient(live: LiveConsole, patient_id: str) -> Iterator[
         emulator.foreign_subject, emulator.foreign_only = None, False
 
 
-def _not_this_patients_letter(live: LiveConsole, page: Any) -> str | None:
-    """Open a letter of one patient under another patient's page, with EHRbase answering with the
-    first patient's letter: the "not this patient's letter" page (None without EHRbase)."""
+def _not_this_patients_letter(live: LiveConsole, page: Any) -> tuple[str, str] | None:
+    """The address of one patient's letter under another patient, and the first patient's id
+    (None without EHRbase): with EHRbase answering with the first patient's letters, it is the
+    "not this patient's letter" page."""
     with_letters = _letter_path(live)
     if with_letters is None:
         return None
@@ -119,7 +120,7 @@ def _not_this_patients_letter(live: LiveConsole, page: Any) -> str | None:
     owner, uid = found.groups()
     other = next(p["id"] for p in live.data["patients"] if nhs_number_of(p) and p["id"] != owner)
     with live.app.test_request_context():
-        return url_for("letters.letter", patient_id=other, uid=uid) + f"#owner={owner}"
+        return url_for("letters.letter", patient_id=other, uid=uid), owner
 
 
 def _user_id(live: LiveConsole, username: str) -> int:
@@ -235,7 +236,7 @@ def _check_recent_pages(
 
     foreign = _not_this_patients_letter(live, page)
     if foreign is not None:
-        path, owner = foreign.split("#owner=")
+        path, owner = foreign
         with _letters_of_another_patient(live, owner):
             _open(page, path, status=409)
             page.get_by_text("This is not this patient's letter").wait_for()
