@@ -209,6 +209,15 @@ def _check_recent_pages(
     """Step-up, the one-time password pages, an action's confirmation, the single sign-on link
     page, the "not this patient's letter" page and the two-factor pages."""
     nurse = _user_id(live, "ward.nurse0")
+    _open(page, "/admin/users")  # the bulk panel opened by a tick, then its review dialog
+    page.get_by_label("Select ward.nurse0").check()
+    page.get_by_label("Action").select_option(label="Disable")
+    _check(page, width, "users-bulk-panel", artifacts, found)
+    page.get_by_role("button", name=re.compile("Review the change")).click()
+    page.get_by_role("dialog").wait_for()
+    _check(page, width, "users-bulk-review", artifacts, found)
+    page.get_by_role("dialog").get_by_role("button", name="Cancel").click()
+
     _open(page, "/auth/confirm")
     _check(page, width, "step-up", artifacts, found)
 
