@@ -30,7 +30,8 @@ WIDTHS = (390, 768, 1366)
 # usernames, and a table heading with its sort arrow.
 UNBROKEN = (
     ".nhs-number, time, .badge, .username, .data-table th a, "
-    ".patient-results td:nth-child(2), .letters-table td:nth-child(2)"
+    ".patient-results td:nth-child(2), .letters-table td:nth-child(2), "
+    ".record-viewers td:first-child"
 )
 
 _MEASURE = """(selector) => {
