@@ -27,7 +27,9 @@ avoid a write per request) or the absolute timeout (from sign-in), both from set
 or no longer allowed goes on anonymous at once; the row is deleted, and the ending audited, when
 the session is saved (by then the request has its id for the audit trail). Other expired rows,
 anonymous ones included, are removed in batches as new sessions start (at most once per
-``PURGE_INTERVAL`` per process) and by ``flask sessions purge-expired``.
+``PURGE_INTERVAL`` per process) and by ``flask sessions purge-expired``. A signed cookie
+(``quill_session_times``) repeats the row's id, start and ``last_seen_at`` whenever they are
+written, so a browser whose expired row has already been removed is still told why.
 """
 
 from __future__ import annotations
@@ -38,12 +40,12 @@ import re
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, Request, g, request, session
 from flask.sessions import SecureCookieSession, SessionInterface, session_json_serializer
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from sqlalchemy import Text, bindparam, cast, delete, select, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import joinedload
@@ -63,6 +65,11 @@ SECURE_COOKIE_NAME = "__Host-quill_session"
 ANONYMOUS_COOKIE_NAME = "quill_pre_session"
 SECURE_ANONYMOUS_COOKIE_NAME = "__Host-quill_pre_session"
 ANONYMOUS_MAX_AGE = timedelta(hours=12)
+# A signed-in session's start and last activity as its browser last heard them, signed: once
+# the row has gone (the clean-up removes expired rows), this still proves that the session
+# expired, and why, so the sign-in page can say so.
+TIMES_COOKIE_NAME = "quill_session_times"
+SECURE_TIMES_COOKIE_NAME = "__Host-quill_session_times"
 TOUCH_INTERVAL = timedelta(seconds=60)
 PURGE_INTERVAL = timedelta(minutes=5)
 PURGE_BATCH = 500
@@ -226,6 +233,49 @@ class ServerSessionInterface(SessionInterface):
         secure = self.get_cookie_secure(app)
         return SECURE_ANONYMOUS_COOKIE_NAME if secure else ANONYMOUS_COOKIE_NAME
 
+    def times_cookie_name(self, app: Flask) -> str:
+        """The signed cookie that remembers a signed-in session's times."""
+        secure = self.get_cookie_secure(app)
+        return SECURE_TIMES_COOKIE_NAME if secure else TIMES_COOKIE_NAME
+
+    def _times_signer(self, app: Flask) -> URLSafeSerializer:
+        return URLSafeSerializer(
+            app.secret_key,  # type: ignore[arg-type]
+            salt="quill-session-times",
+            signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha256},
+        )
+
+    def _set_times(
+        self, app: Flask, response: Response, sid: str, created_at: datetime, seen_at: datetime
+    ) -> None:
+        """Tell the browser its session's times (whenever the row's ``last_seen_at`` changes)."""
+        times = {"sid": sid, "created": created_at.timestamp(), "seen": seen_at.timestamp()}
+        response.set_cookie(
+            self.times_cookie_name(app),
+            self._times_signer(app).dumps(times),
+            path="/",
+            secure=self.get_cookie_secure(app),
+            httponly=True,
+            samesite=self.get_cookie_samesite(app),
+        )
+
+    def _expired_by_times(self, app: Flask, request: Request, sid: str) -> str:
+        """Why the session ``sid``, whose row has gone, had expired (``"idle"``,
+        ``"absolute"``) by the times its signed cookie proves; ``""`` when they do not show it
+        expired (or there is no such cookie): then it ended some other way, and nothing is said."""
+        value = request.cookies.get(self.times_cookie_name(app))
+        if not value:
+            return ""
+        try:
+            times = self._times_signer(app).loads(value)
+            if times["sid"] != sid:
+                return ""
+            created_at = datetime.fromtimestamp(float(times["created"]), UTC)
+            seen_at = datetime.fromtimestamp(float(times["seen"]), UTC)
+        except (BadSignature, KeyError, TypeError, ValueError, OverflowError):
+            return ""
+        return Timeouts.from_settings().expiry_reason(created_at, seen_at, clock.now())
+
     def _anonymous_signer(self, app: Flask) -> URLSafeTimedSerializer:
         return URLSafeTimedSerializer(
             app.secret_key,  # type: ignore[arg-type]
@@ -258,7 +308,7 @@ class ServerSessionInterface(SessionInterface):
         if not _TOKEN_PATTERN.fullmatch(token):
             return ServerSession(self._anonymous_data(app, request), had_cookie=True)
         try:
-            return self._load(token, self._anonymous_data(app, request))
+            return self._load(app, request, token, self._anonymous_data(app, request))
         except SQLAlchemyError as exc:
             db.session.rollback()
             app.logger.exception("could not read the session; treating the request as anonymous")
@@ -266,11 +316,17 @@ class ServerSessionInterface(SessionInterface):
                 g.auth_database_error = exc  # answered with the database-down page
             return ServerSession(skip=True)
 
-    def _load(self, token: str, anonymous: dict[str, Any]) -> ServerSession:
+    def _load(
+        self, app: Flask, request: Request, token: str, anonymous: dict[str, Any]
+    ) -> ServerSession:
         sid = hash_token(token)
         row = db.session.execute(_SESSION_WITH_USER, {"sid": sid}).unique().first()
         if row is None:
-            return ServerSession(anonymous, had_cookie=True)
+            gone = ServerSession(anonymous, had_cookie=True)
+            reason = self._expired_by_times(app, request, sid)
+            if reason:  # expired, and its row already removed by the clean-up
+                gone[FLASHES_KEY] = [("info", expiry_message(reason))]
+            return gone
         now = clock.now()
         reason = Timeouts.from_settings().expiry_reason(row.created_at, row.last_seen_at, now)
         if reason:
@@ -314,6 +370,7 @@ class ServerSessionInterface(SessionInterface):
             if _user_id_of(session) is None:  # not signed in: no row, the signed cookie
                 if session.had_cookie:
                     self._delete_cookie(app, response, name)
+                    self._delete_cookie(app, response, self.times_cookie_name(app))
                 self._save_anonymous(app, session, response)
                 db.session.commit()
                 return
@@ -326,13 +383,8 @@ class ServerSessionInterface(SessionInterface):
         if session.modified:
             if not session:
                 db.session.execute(delete(UserSession).where(UserSession.id == session.sid))
-                response.delete_cookie(
-                    name,
-                    path="/",
-                    secure=self.get_cookie_secure(app),
-                    httponly=True,
-                    samesite=self.get_cookie_samesite(app),
-                )
+                self._delete_cookie(app, response, name)
+                self._delete_cookie(app, response, self.times_cookie_name(app))
             else:
                 db.session.execute(
                     update(UserSession)
@@ -344,6 +396,8 @@ class ServerSessionInterface(SessionInterface):
                         expires_at=timeouts.expires_at(created_at, now),
                     )
                 )
+                if _user_id_of(session) is not None:
+                    self._set_times(app, response, session.sid, created_at, now)
         elif _due_for_touch(session, now, timeouts):
             db.session.execute(
                 update(UserSession)
@@ -354,6 +408,8 @@ class ServerSessionInterface(SessionInterface):
                     client_address=_client_address(),
                 )
             )
+            if _user_id_of(session) is not None:
+                self._set_times(app, response, session.sid, created_at, now)
         db.session.commit()
 
     def _delete_cookie(self, app: Flask, response: Response, name: str) -> None:
@@ -412,6 +468,7 @@ class ServerSessionInterface(SessionInterface):
             httponly=True,
             samesite=self.get_cookie_samesite(app),
         )
+        self._set_times(app, response, sid, created_at, now)
         self._purge_now_and_then(app, now)
 
     def _purge_now_and_then(self, app: Flask, now: datetime) -> None:

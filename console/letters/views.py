@@ -64,7 +64,10 @@ def patient_letters(patient_id: str) -> ResponseReturnValue:
     if not is_htmx():
         args = {k: v for k, v in request.args.items() if k.startswith("letters_")}
         return redirect(patient_page_url(patient_id, **args))
-    panel = letters_panel(patient_id, request.args)
+    # The patient is read again (not trusted from the page) so that the audit row names them
+    # as the banner does; when HAPI FHIR cannot answer, the letters still list, audited by id.
+    patient, _banner_error = load_banner(patient_id)
+    panel = letters_panel(patient_id, request.args, patient)
     body = render_template("letters/_panel.html", panel=panel, htmx=True)
     headers = {
         "Vary": "HX-Request",

@@ -41,7 +41,9 @@ from console.permissions import require_permission
 from console.templating import truncated_json
 from console.web.htmx import is_htmx
 
-SEARCH_FIELDS = ("q", "dob", "gender", "postcode", "sort")
+# The typed fields, each with an inline error slot on the page; then the sort, which has none.
+FIELDS_WITH_ERRORS = ("q", "dob", "gender", "postcode")
+SEARCH_FIELDS = (*FIELDS_WITH_ERRORS, "sort")
 # The fields whose htmx requests are sent as the user types (``HX-Trigger`` is the element id).
 LIVE_TRIGGERS = ("patient-q", "patient-dob", "patient-postcode")
 MAX_TOKEN_LENGTH = 2048
@@ -111,6 +113,7 @@ def search() -> ResponseReturnValue:
         "rows": [],
         "columns": _sort_links(state),
         "state": state,
+        "error_fields": FIELDS_WITH_ERRORS,
         "parsed": parsed,
         "genders": GENDERS,
         "result": None,

@@ -3,6 +3,8 @@ user's link to the identity provider."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 from flask import (
     abort,
@@ -159,25 +161,29 @@ def _user_or_404(user_id: int) -> User:
         abort(404)
 
 
-def _issuer() -> str:
-    issuer = current_app.config["SETTINGS"].OIDC_ISSUER
-    if not issuer:
-        abort(404)
-    return str(issuer)
+NOT_SET_UP = (
+    "Single sign-on is not set up on this console (no identity provider), so there is nothing "
+    "to link to; this user signs in with a password."
+)
+
+
+def _link_page(user: User, status: int = 200, **extra: Any) -> ResponseReturnValue:
+    return render_template(
+        "sso/user_sign_in.html",
+        user=user,
+        identity=accounts.identity_of(user.id),
+        issuer=current_app.config["SETTINGS"].OIDC_ISSUER,
+        not_set_up=NOT_SET_UP,
+        form=ConfirmForm(),
+        **extra,
+    ), status
 
 
 @admin_bp.get("/<int:user_id>/sign-in")
 @require_permission("users.manage")
 def user_sign_in(user_id: int) -> ResponseReturnValue:
     """How the user signs in, and their link to the identity provider."""
-    user = _user_or_404(user_id)
-    return render_template(
-        "sso/user_sign_in.html",
-        user=user,
-        identity=accounts.identity_of(user.id),
-        issuer=current_app.config["SETTINGS"].OIDC_ISSUER,
-        form=ConfirmForm(),
-    )
+    return _link_page(_user_or_404(user_id))
 
 
 @admin_bp.post("/<int:user_id>/sign-in")
@@ -185,9 +191,11 @@ def user_sign_in(user_id: int) -> ResponseReturnValue:
 def user_sign_in_change(user_id: int) -> ResponseReturnValue:
     """Link the user to an identity, pre-approve an e-mail link, or remove either."""
     user = _user_or_404(user_id)
-    issuer = _issuer()
     if not ConfirmForm().validate_on_submit():
         abort(400)
+    issuer = current_app.config["SETTINGS"].OIDC_ISSUER
+    if not issuer:
+        return _link_page(user, 409, error=NOT_SET_UP)
     action = request.form.get("action", "")
     subject = request.form.get("subject", "").strip()
     error = None
@@ -208,15 +216,7 @@ def user_sign_in_change(user_id: int) -> ResponseReturnValue:
         error = str(exc)
     if error:
         db.session.rollback()
-        return render_template(
-            "sso/user_sign_in.html",
-            user=user,
-            identity=accounts.identity_of(user.id),
-            issuer=issuer,
-            form=ConfirmForm(),
-            error=error,
-            subject=subject,
-        ), 400
+        return _link_page(user, 400, error=error, subject=subject)
     db.session.commit()
     flash("The sign-in link has been saved.", "success")
     return redirect(url_for("sso_admin.user_sign_in", user_id=user.id))

@@ -142,10 +142,39 @@
   document.addEventListener("DOMContentLoaded", function () { refreshConditionalFields(document); });
   document.addEventListener("htmx:load", function (event) { refreshConditionalFields(event.detail.elt); });
 
-  /* Users ticked in the list stay ticked across pages of it (htmx swaps the results): the ones
-     not on the page now travel with the bulk form as hidden fields. */
+  /* Users ticked in the list stay ticked across pages of it (htmx swaps the results) and across
+     a reload (kept in this tab's sessionStorage, under the signed-in user's key): the ones not on
+     the page now travel with the bulk form as hidden fields. A bulk change done, or its review
+     cancelled, clears them. */
   var ticked = {};
   function tickedCount() { return Object.keys(ticked).length; }
+  function tickedKey() {
+    var form = document.getElementById("bulk-form");
+    return form ? form.getAttribute("data-ticked-key") : null;
+  }
+  function saveTicked() {
+    var key = tickedKey();
+    if (!key) { return; }
+    try {
+      if (tickedCount()) { window.sessionStorage.setItem(key, JSON.stringify(Object.keys(ticked))); }
+      else { window.sessionStorage.removeItem(key); }
+    } catch (e) { /* storage refused (private mode, quota): ticks last until the page is left */ }
+  }
+  function loadTicked() {
+    var key = tickedKey();
+    var stored = null;
+    try { stored = key ? JSON.parse(window.sessionStorage.getItem(key) || "[]") : []; } catch (e) { stored = []; }
+    ticked = {};
+    (Array.isArray(stored) ? stored : []).forEach(function (id) {
+      if (/^\d+$/.test(String(id))) { ticked[String(id)] = true; }
+    });
+  }
+  function clearTicked() {
+    ticked = {};
+    saveTicked();
+    var all = document.getElementById("select-all-users");
+    if (all) { all.checked = false; }
+  }
   function refreshTicked() {
     var holder = document.getElementById("bulk-ticked-elsewhere");
     var note = document.getElementById("bulk-ticked");
@@ -178,14 +207,30 @@
       if (box.checked) { ticked[box.value] = true; } else { delete ticked[box.value]; }
       var panel = document.getElementById("bulk-panel");
       if (box.checked && panel) { panel.open = true; }
+      saveTicked();
       refreshTicked();
     }
   });
   document.addEventListener("htmx:afterSettle", function (event) {
     var path = event.detail && event.detail.requestConfig && event.detail.requestConfig.path;
     if (path && /\/admin\/users\/bulk$/.test(path) && event.detail.xhr && event.detail.xhr.status === 200) {
-      ticked = {}; /* the change is done: start afresh */
+      clearTicked(); /* the change is done: start afresh */
     }
+    refreshTicked();
+  });
+  document.addEventListener("htmx:historyRestore", refreshTicked);
+  /* The review closed without the change (Cancel, Close or Escape): the selection is dropped. */
+  document.addEventListener("close", function (event) {
+    if (event.target.id === "bulk-confirm") {
+      clearTicked();
+      refreshTicked();
+    }
+  }, true);
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!tickedKey()) { return; }
+    loadTicked();
+    var panel = document.getElementById("bulk-panel");
+    if (tickedCount() && panel) { panel.open = true; }
     refreshTicked();
   });
 
@@ -197,6 +242,7 @@
       box.checked = event.target.checked;
       if (box.checked) { ticked[box.value] = true; } else { delete ticked[box.value]; }
     });
+    saveTicked();
     refreshTicked();
   });
 })();

@@ -278,13 +278,58 @@ def test_reset_password_sets_a_temporary_one_and_ends_sessions(app: Flask, admin
     response = admin.post(
         f"/admin/users/{user_id}/actions/reset-password", {"password_mode": "generate"}
     )
-    html = response.get_data(as_text=True)
+    # Post/redirect/get: the password page is a GET of its own, never the POST's answer.
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/admin/users/{user_id}/new-password"
+    assert "temporary-password" not in response.get_data(as_text=True)
+    shown = admin.get(response.headers["Location"])
+    html = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and shown.headers["Cache-Control"] == "no-store"
+    assert "New temporary password for forgetful" in html
     password = re.search(r'<code id="temporary-password">([^<]+)</code>', html).group(1)  # type: ignore[union-attr]
     user = get_user(app, user_id)
     assert verify_password(user.password_hash, password) and user.must_change_password
     with app.app_context():
         assert db.session.scalar(select(func.count()).where(UserSession.user_id == user_id)) == 0
     assert [e.target_id for e in audit_rows(app, "user.password_reset")] == [str(user_id)]
+    assert password not in json.dumps([e.details for e in audit_rows(app, "user.password_reset")])
+    # A reload (or Back to it) neither shows the password again nor resets it again.
+    again = admin.get(response.headers["Location"])
+    assert again.status_code == 302 and again.headers["Location"] == f"/admin/users/{user_id}"
+    assert password not in again.get_data(as_text=True)
+    detail = admin.get(again.headers["Location"]).get_data(as_text=True)
+    assert "The temporary password was shown once and is not kept." in detail
+    assert password not in detail
+    assert len(audit_rows(app, "user.password_reset")) == 1
+    assert verify_password(get_user(app, user_id).password_hash, password)
+
+
+def test_a_reset_password_is_shown_only_on_its_own_page(app: Flask, admin: Admin) -> None:
+    first, second = insert_users(app, [{"username": "reset.one"}, {"username": "reset.two"}])
+    response = admin.post(
+        f"/admin/users/{first}/actions/reset-password", {"password_mode": "generate"}
+    )
+    # Neither another user's page nor the "created" page of the same user shows it.
+    for wrong in (f"/admin/users/{second}/new-password", f"/admin/users/{first}/created"):
+        answer = admin.get(wrong)
+        assert answer.status_code == 302, wrong
+        assert "temporary-password" not in answer.get_data(as_text=True)
+    shown = admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert "New temporary password for reset.one" in shown and "temporary-password" in shown
+
+
+def test_an_administrator_cannot_reset_their_own_password_here(app: Flask, admin: Admin) -> None:
+    before = get_user(app, admin.user_id).password_hash
+    page = admin.get(f"/admin/users/{admin.user_id}").get_data(as_text=True)
+    assert f"/admin/users/{admin.user_id}/actions/reset-password" not in page
+    response = admin.post(
+        f"/admin/users/{admin.user_id}/actions/reset-password", {"password_mode": "generate"}
+    )
+    assert response.status_code == 409
+    assert "use “Change password” on your account page" in response.get_data(as_text=True)
+    assert get_user(app, admin.user_id).password_hash == before
+    assert audit_rows(app, "user.password_reset") == []
+    assert admin.get("/admin/users").status_code == 200  # still signed in
 
 
 def test_reset_password_with_a_typed_password_checks_the_policy(app: Flask, admin: Admin) -> None:

@@ -577,6 +577,73 @@ def test_the_absolute_limit_message_names_the_limit(db_app: Flask, clock: FakeCl
     assert "Your session reached its time limit of 1 hour." in _ended_page(client)
 
 
+def _purge(app: Flask) -> str:
+    result = app.test_cli_runner().invoke(args=["sessions", "purge-expired"])
+    assert result.exit_code == 0, result.output
+    return str(result.output)
+
+
+def test_an_idle_session_already_removed_by_the_clean_up_still_says_why(
+    db_app: Flask, clock: FakeClock
+) -> None:
+    user_id = make_user(db_app, "alice")
+    client = db_app.test_client()
+    sign_in(client, "alice")
+    clock.advance(minutes=10)
+    assert signed_in(client)  # activity: the idle time counts from here
+    clock.advance(minutes=15, seconds=1)
+    assert "Removed 1 expired session." in _purge(db_app)
+    assert session_rows(db_app, user_id) == []
+    assert "You were signed out after 15 minutes of inactivity." in _ended_page(client)
+    assert "inactivity" not in _ended_page(client)  # said once
+    assert not signed_in(client)
+
+
+def test_a_session_past_its_limit_already_removed_says_so(db_app: Flask, clock: FakeClock) -> None:
+    _set(db_app, idle_timeout_minutes=1440, absolute_timeout_hours=1)
+    make_user(db_app, "alice")
+    client = db_app.test_client()
+    sign_in(client, "alice")
+    clock.advance(hours=1, seconds=1)
+    _purge(db_app)
+    assert "Your session reached its time limit of 1 hour." in _ended_page(client)
+
+
+def test_a_removed_session_that_had_not_expired_is_not_called_expired(db_app: Flask) -> None:
+    user_id = make_user(db_app, "alice")
+    client = db_app.test_client()
+    sign_in(client, "alice")
+    with db_app.app_context():
+        db.session.execute(delete(UserSession).where(UserSession.user_id == user_id))
+        db.session.commit()
+    page = _ended_page(client)
+    assert "inactivity" not in page and "time limit" not in page
+
+
+def test_only_a_genuine_times_cookie_of_this_session_is_believed(
+    db_app: Flask, clock: FakeClock
+) -> None:
+    make_user(db_app, "alice")
+    client = db_app.test_client()
+    sign_in(client, "alice")
+    times = client.get_cookie(auth_sessions.TIMES_COOKIE_NAME)
+    assert times is not None
+    token = session_cookie(client)
+    assert token is not None
+    clock.advance(minutes=16)
+    _purge(db_app)
+    # Another session's cookie with these times: not this session's proof.
+    other = db_app.test_client()
+    set_session_cookie(other, "x" * 43)
+    other.set_cookie(auth_sessions.TIMES_COOKIE_NAME, times.value)
+    assert "inactivity" not in _ended_page(other)
+    # Times altered by hand: the signature no longer matches.
+    forged = db_app.test_client()
+    set_session_cookie(forged, token)
+    forged.set_cookie(auth_sessions.TIMES_COOKIE_NAME, times.value[:-2] + "AA")
+    assert "inactivity" not in _ended_page(forged)
+
+
 def test_signed_in_answers_say_how_long_the_session_has_left(
     db_app: Flask, clock: FakeClock
 ) -> None:

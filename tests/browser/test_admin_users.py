@@ -248,3 +248,84 @@ def test_create_user_shows_password_fields_only_when_typing_one_and_a_reload_sho
     ).to_be_visible()
     expect(page.locator("#temporary-password")).to_have_count(0)
     assert list(_active_usernames(live)).count("once.only") == 1
+
+
+def test_a_reset_password_is_shown_once_and_a_reload_or_back_neither_shows_nor_resets_it(
+    live: LiveConsole, page: Any
+) -> None:
+    _admin(live, page)
+    user_id = create_user(live.app, "forgot.again", ("Clinician",), full_name="Forgot Again")
+    page.goto(f"/admin/users/{user_id}")
+    page.get_by_role("link", name="Reset password").click()
+    dialog = page.get_by_role("dialog", name="Reset the password: forgot.again")
+    dialog.get_by_label("Generate a temporary password (shown to you once)").check()
+    dialog.get_by_role("button", name="Reset password").click()
+    expect(
+        page.get_by_role("heading", name="New temporary password for forgot.again")
+    ).to_be_visible()
+    assert re.search(rf"/admin/users/{user_id}/new-password$", page.url)
+    temporary = page.locator("#temporary-password").inner_text().strip()
+    assert temporary and temporary not in page.url
+    with live.app.app_context():
+        hash_after_reset = db.session.get(User, user_id).password_hash  # type: ignore[union-attr]
+
+    page.reload()
+    expect(
+        page.get_by_text("The temporary password was shown once and is not kept.")
+    ).to_be_visible()
+    expect(page.locator("#temporary-password")).to_have_count(0)
+    assert temporary not in page.content()
+    page.go_back()
+    page.wait_for_load_state()
+    assert temporary not in page.content()
+    with live.app.app_context():
+        assert db.session.get(User, user_id).password_hash == hash_after_reset  # type: ignore[union-attr]
+
+
+def test_ticked_users_survive_a_reload_until_the_change_is_done_or_cancelled(
+    live: LiveConsole, page: Any
+) -> None:
+    for i in range(1, 31):
+        create_user(live.app, f"locum.{i:02d}", ("Clinician",))
+    _admin(live, page)
+    page.goto("/admin/users?q=locum&per_page=25")
+    page.get_by_label("Select locum.01").check()
+    page.locator("#page-next").click()
+    page.get_by_label("Select locum.30").check()
+    ticked = page.locator("#bulk-ticked")
+    expect(ticked).to_have_text("2 users ticked (1 on other pages).")
+
+    page.reload()  # F5 on the second page
+    expect(page.get_by_label("Select locum.30")).to_be_checked()
+    expect(ticked).to_have_text("2 users ticked (1 on other pages).")
+    expect(page.locator("#bulk-panel")).to_have_attribute("open", "")
+    page.locator("#page-first").click()
+    expect(page.get_by_label("Select locum.01")).to_be_checked()
+
+    # Cancelling the review drops the selection, for good.
+    page.get_by_label("Action").select_option(label="Disable")
+    page.get_by_role("button", name=re.compile("Review the change")).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("You selected 2 users.")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_label("Select locum.01")).not_to_be_checked()
+    expect(ticked).to_have_text("")
+    page.reload()
+    expect(page.get_by_label("Select locum.02")).to_be_visible()
+    expect(page.get_by_label("Select locum.01")).not_to_be_checked()
+    expect(ticked).to_have_text("")
+
+    # A change carried out drops it too.
+    page.get_by_label("Select locum.02").check()
+    page.reload()
+    expect(page.get_by_label("Select locum.02")).to_be_checked()
+    page.get_by_label("Action").select_option(label="Disable")
+    page.get_by_role("button", name=re.compile("Review the change")).click()
+    page.get_by_role("dialog").get_by_role("button", name=re.compile("^Disable")).click()
+    expect(page.locator("#admin-message")).to_have_text("Disabled 1 user.")
+    page.reload()
+    expect(page.get_by_label("Select locum.03")).to_be_visible()
+    expect(page.get_by_label("Select locum.02")).not_to_be_checked()
+    expect(ticked).to_have_text("")
+    assert [n for n, active in _active_usernames(live).items() if not active] == ["locum.02"]

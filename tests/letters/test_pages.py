@@ -62,6 +62,18 @@ def test_the_patient_page_lists_letters_newest_first(world: World, clinician: Fl
     assert (listed.patient_nhs_number, listed.patient_name) == ("9434765919", "JONES, Mary")
 
 
+def test_filtering_or_paging_the_letters_audits_the_patient_as_the_banner_shows_them(
+    world: World, clinician: FlaskClient
+) -> None:
+    patient = world.patient()
+    world.letters(patient, [a_letter(1, author="Dr Owen Hughes"), a_letter(2)])
+    response = clinician.get(f"/patients/{patient}/letters?letters_author=hugh", headers=HX)
+    assert response.status_code == 200
+    assert titles(response) == ["Cardiology clinic letter 1"]
+    [listed] = audit_rows(world.app, "letter.list")
+    assert (listed.patient_nhs_number, listed.patient_name) == ("9434765919", "JONES, Mary")
+
+
 def test_upstream_text_in_the_list_is_escaped(world: World, clinician: FlaskClient) -> None:
     patient = world.patient()
     world.letters(

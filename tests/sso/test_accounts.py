@@ -186,6 +186,21 @@ def test_an_administrator_links_and_unlinks_an_account(sso_app: Flask) -> None:
     assert actions == ["sso.identity_linked", "sso.identity_unlinked"]
 
 
+def test_without_an_identity_provider_the_link_page_offers_nothing_to_link(app: Flask) -> None:
+    make_user(app, "admin", roles=("System administrator",))
+    bob = make_user(app, "bob")
+    client = app.test_client()
+    sign_in(client, "admin")
+    page = f"/admin/users/{bob}/sign-in"
+    body = client.get(page).get_data(as_text=True)
+    assert "Single sign-on is not set up on this console" in body
+    assert 'name="action"' not in body  # no form that could only fail
+    response = post_form(client, page, {"action": "link", "subject": "bob-sub"}, token_from=page)
+    assert response.status_code == 409
+    assert "Single sign-on is not set up on this console" in response.get_data(as_text=True)
+    assert events(app, "sso.identity_linked") == []
+
+
 def test_the_link_page_needs_the_users_permission(sso_app: Flask) -> None:
     make_user(sso_app, "carol")
     bob = make_user(sso_app, "bob")

@@ -63,6 +63,8 @@ class UserAction:
     """What it does to one user (given the typed password, for a password reset); None for the
     bulk actions, whose bulk change is applied to the one user. Returns False (or 0) when
     nothing needed changing."""
+    refused_on_oneself: str | None = None
+    """Why an administrator may not take it on their own account (not offered there)."""
     warning: bool = False
     """It takes something away (access, a credential, sessions, the account): its buttons are
     styled as a warning."""
@@ -250,6 +252,9 @@ USER_ACTIONS: tuple[UserAction, ...] = (
         available=_always,
         warning=True,
         effect=lambda user_id, password: services.reset_account_password(user_id, password) or True,
+        # It ends every session of the user, this one too, before the password could be shown.
+        refused_on_oneself="You cannot reset your own password here: use “Change password” on "
+        "your account page.",
     ),
     UserAction(
         "reset_totp",
@@ -306,9 +311,16 @@ AUDIT_LABELS: dict[str, str] = {a.audit_action: a.audit_label for a in USER_ACTI
 """The audit log's readable names of the actions' events."""
 
 
-def available_actions(user: User, now: datetime) -> list[UserAction]:
-    """The actions the user page offers for ``user`` (one at a time), in the table's order."""
-    return [a for a in USER_ACTIONS if not a.needs_role and a.available(user, now)]
+def available_actions(user: User, now: datetime, actor_id: int) -> list[UserAction]:
+    """The actions the user page offers the administrator ``actor_id`` for ``user`` (one at a
+    time), in the table's order."""
+    return [
+        a
+        for a in USER_ACTIONS
+        if not a.needs_role
+        and a.available(user, now)
+        and not (a.refused_on_oneself and user.id == actor_id)
+    ]
 
 
 def bulk_title(action: UserAction, changing: int, role_name: str | None) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
 from console.admin import bp
@@ -241,14 +242,9 @@ def user_create() -> ResponseReturnValue:
                     "success",
                 )
                 return redirect(url_for("admin.user_detail", user_id=created.user_id))
-            # Post/redirect/get: a reload neither creates the user again nor shows the password
-            # again; the password waits once in the server-side session, never in a URL.
-            session[SHOWN_PASSWORD_KEY] = {
-                "user_id": created.user_id,
-                "username": created.username,
-                "password": created.generated_password,
-            }
-            return redirect(url_for("admin.user_created", user_id=created.user_id), 303)
+            return _show_password_once(
+                "created", created.user_id, created.username, created.generated_password
+            )
     return render_template("admin/user_create.html", form=form), status
 
 
@@ -259,15 +255,31 @@ def password_min_length() -> int:
 
 
 SHOWN_PASSWORD_KEY = "_temporary_password"  # noqa: S105 (a session key name)
+# The pages that show a generated temporary password once, by why it was made: endpoint, title.
+SHOWN_PASSWORD_PAGES = {
+    "created": ("admin.user_created", "Created {username}"),
+    "reset": ("admin.user_password_reset", "New temporary password for {username}"),
+}
 
 
-@bp.get(f"/users/<{ID_ROUTE}:user_id>/created")
-@require_permission("users.manage")
-def user_created(user_id: int) -> ResponseReturnValue:
-    """The generated temporary password of a user just created, shown once: it leaves the
-    session as it is shown, so a reload or a second visit finds it gone."""
+def _show_password_once(kind: str, user_id: int, username: str, password: str) -> Response:
+    """Post/redirect/get: the generated password waits once in the server-side session (never
+    in a URL, never logged) for the page the browser is sent to, so a reload or Back neither
+    repeats the change nor shows the password again."""
+    session[SHOWN_PASSWORD_KEY] = {
+        "kind": kind,
+        "user_id": user_id,
+        "username": username,
+        "password": password,
+    }
+    return redirect(url_for(SHOWN_PASSWORD_PAGES[kind][0], user_id=user_id), 303)
+
+
+def _held_password_page(kind: str, user_id: int) -> ResponseReturnValue:
+    """The password held for this page, shown once: it leaves the session as it is shown, so a
+    reload or a second visit finds it gone and is sent to the user's page, told so."""
     held = session.get(SHOWN_PASSWORD_KEY)
-    if not isinstance(held, dict) or held.get("user_id") != user_id:
+    if not isinstance(held, dict) or (held.get("kind"), held.get("user_id")) != (kind, user_id):
         flash(
             "The temporary password was shown once and is not kept. "
             "Reset the password to make a new one.",
@@ -277,11 +289,25 @@ def user_created(user_id: int) -> ResponseReturnValue:
     session.pop(SHOWN_PASSWORD_KEY)
     return render_template(
         "admin/password_shown.html",
-        title=f"Created {held['username']}",
+        title=SHOWN_PASSWORD_PAGES[kind][1].format(username=held["username"]),
         username=held["username"],
         password=held["password"],
         user_id=user_id,
     )
+
+
+@bp.get(f"/users/<{ID_ROUTE}:user_id>/created")
+@require_permission("users.manage")
+def user_created(user_id: int) -> ResponseReturnValue:
+    """The generated temporary password of a user just created, shown once."""
+    return _held_password_page("created", user_id)
+
+
+@bp.get(f"/users/<{ID_ROUTE}:user_id>/new-password")
+@require_permission("users.manage")
+def user_password_reset(user_id: int) -> ResponseReturnValue:
+    """The generated temporary password of a user whose password was just reset, shown once."""
+    return _held_password_page("reset", user_id)
 
 
 def _attach_errors(form: Any, errors: dict[str, str]) -> None:
@@ -331,7 +357,7 @@ def _detail(
         "reset_form": PasswordResetForm(formdata=None),
         "sessions": live_session_count(user.id, now),
         "now": now,
-        "available": actions.available_actions(user, now),
+        "available": actions.available_actions(user, now, current_user.id),
         "field_labels": FIELD_LABELS,
     }
     context.update(extra)
@@ -427,13 +453,7 @@ def _user_action(user_id: int, action: UserAction) -> ResponseReturnValue:
     except AdminActionError as exc:
         return _detail(_load(user_id), status=409, action_error=str(exc))
     if action.key == "reset_password" and isinstance(outcome, str):
-        return render_template(
-            "admin/password_shown.html",
-            title=f"New temporary password for {username}",
-            username=username,
-            password=outcome,
-            user_id=user_id,
-        )
+        return _show_password_once("reset", user_id, username, outcome)
     message = actions.one_user_message(action, username, outcome)
     changed = outcome is not False and outcome != 0
     flash(message, "success" if changed else "info")
@@ -443,6 +463,8 @@ def _user_action(user_id: int, action: UserAction) -> ResponseReturnValue:
 
 
 def _carry_out(action: UserAction, user_id: int, form: Any) -> object:
+    if action.refused_on_oneself and user_id == current_user.id:
+        raise AdminActionError(action.refused_on_oneself)
     if action.effect is None:
         return apply_to_user(action.key, user_id)
     password = form.typed_password() if action.key == "reset_password" else None
