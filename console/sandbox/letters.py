@@ -11,7 +11,7 @@ patient whose EHR already holds letters is skipped.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -401,14 +401,27 @@ def load_letters(
             return 0, 0, False, f"{patient.id}: {exc.message} {exc.diagnostics}".strip()
         return int(created), len(letters), False, None
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for done, (ehrs, count, skipped, failure) in enumerate(pool.map(load_one, people), 1):
-            report.patients += 1
-            report.ehrs_created += ehrs
-            report.letters_created += count
-            report.patients_skipped += int(skipped)
-            if failure:
-                report.failures.append(failure)
-            if progress is not None:
-                progress(done)
+    def results() -> Iterator[tuple[int, int, bool, str | None]]:
+        # EHRbase records the API user at its first write and refuses another request doing the
+        # same at that moment ("User already created concurrently"): patients go one at a time
+        # until EHRbase has answered a write (or found an EHR), then the rest in parallel.
+        remaining = iter(people)
+        for patient in remaining:
+            outcome = load_one(patient)
+            yield outcome
+            ehrs, count, skipped, _failure = outcome
+            if ehrs or count or skipped:
+                break
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            yield from pool.map(load_one, remaining)
+
+    for done, (ehrs, count, skipped, failure) in enumerate(results(), 1):
+        report.patients += 1
+        report.ehrs_created += ehrs
+        report.letters_created += count
+        report.patients_skipped += int(skipped)
+        if failure:
+            report.failures.append(failure)
+        if progress is not None:
+            progress(done)
     return report

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 import pytest
 
 from console.openehr import letter_template as lt
+from console.openehr.client import EhrbaseClient
 from console.openehr.letters import list_letters
 from console.sandbox.letters import SandboxPatient, generate_letters, load_letters
 from tests.support.openehr import Target
@@ -73,3 +77,46 @@ def test_loading_into_a_real_ehrbase(target: Target) -> None:
         target.client(), ["live-sandbox-1", "live-sandbox-2"], namespace="quill-test"
     )
     assert report.failures == []
+
+
+class _OverlapWatch:
+    """An EHRbase client that notes when a second EHR request starts before the first one
+    has been answered (the first waits a moment for one to arrive)."""
+
+    def __init__(self, client: EhrbaseClient) -> None:
+        self.client = client
+        self.lock = threading.Lock()
+        self.answered = False
+        self.in_flight = 0
+        self.second_arrived = threading.Event()
+        self.overlapped = False
+
+    def ensure_ehr(self, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            first = not self.answered and self.in_flight == 0
+            if not self.answered and self.in_flight:
+                self.overlapped = True
+                self.second_arrived.set()
+            self.in_flight += 1
+        try:
+            if first:
+                self.second_arrived.wait(timeout=1)
+            return self.client.ensure_ehr(*args, **kwargs)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+                self.answered = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_the_first_ehr_is_made_alone_before_the_others_start(ehrbase: Target) -> None:
+    """A fresh EHRbase records its API user at the first write and refuses a second request
+    doing the same at that moment: the loader waits for one answer before going parallel."""
+    watch = _OverlapWatch(ehrbase.client())
+    patients = [f"first-{n}" for n in range(12)]
+    report = load_letters(watch, patients, namespace="sandbox-first", workers=4)  # type: ignore[arg-type]
+    assert report.failures == []
+    assert not watch.overlapped
+    assert report.ehrs_created == sum(1 for p in patients if generate_letters(p))
