@@ -42,6 +42,13 @@ def _sso_links(users: Any) -> dict[int, Any]:
     return {row.user_id: row for row in rows}
 
 
+def _sso_step_up(user: Any) -> dict[str, Any] | None:
+    """What the step-up page offers ``user`` at the identity provider (None: nothing)."""
+    from console.sso import stepup
+
+    return stepup.offer(user)
+
+
 def init_app(app: Flask) -> None:
     """Build the identity provider's client, register the administrators' pages, and forget
     remembered logout tokens as expired sessions are purged."""
@@ -51,7 +58,9 @@ def init_app(app: Flask) -> None:
     provider.init_app(app)
     add_housekeeping(app, "expired logout token", purge_expired_tokens)
     app.register_blueprint(admin_bp)
-    app.jinja_env.globals.update(sso_button=_sso_button, sso_links=_sso_links)
+    app.jinja_env.globals.update(
+        sso_button=_sso_button, sso_links=_sso_links, sso_step_up=_sso_step_up
+    )
 
 
 from console.sso import views  # noqa: E402,F401  (the views register themselves on bp and admin_bp)

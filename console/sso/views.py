@@ -29,8 +29,9 @@ from console.auth.views import _after_sign_in
 from console.db import db
 from console.db.models import User
 from console.extensions import csrf, limiter
-from console.permissions import public, require_permission
+from console.permissions import login_required_only, public, require_permission
 from console.sso import accounts, admin_bp, bp, logout, provider
+from console.sso import stepup as sso_stepup
 from console.sso.signin import UNREACHABLE, CallbackFailed, audit_failure, exchange_code
 
 NEXT_KEY = "_sso_next"
@@ -66,12 +67,57 @@ def login() -> ResponseReturnValue:
     return response
 
 
+@bp.get("/confirm")
+@login_required_only
+@limiter.shared_limit(_sign_in_rate_limit, scope="sign-in", methods=["GET"])
+def confirm() -> ResponseReturnValue:
+    """Step-up at the identity provider: a fresh sign-in there, then back to ``next``."""
+    idp = _idp()
+    user = current_user._get_current_object()
+    next_path = safe_next_path(request.args.get("next"), url_for("auth.account"))
+    back = url_for("auth.step_up", next=next_path)
+    if sso_stepup.linked_identity(user) is None:
+        flash("Your account is not linked to your organisation's sign-in.", "error")
+        return redirect(back)
+    try:
+        response = idp.authorize_redirect(
+            url_for("sso.callback", _external=True), prompt="login", max_age=0
+        )
+    except (provider.ProviderUnavailable, requests.RequestException) as exc:
+        audit_failure(f"identity provider unreachable: {type(exc).__name__}")
+        flash(UNREACHABLE, "error")
+        return redirect(back)
+    session[sso_stepup.FLOW_KEY] = sso_stepup.begin(user, next_path)
+    return response
+
+
+def _finish_step_up(idp: provider.OidcApp, flow: dict[str, Any]) -> ResponseReturnValue:
+    """The provider's answer to a step-up: confirmed, or back to the step-up page."""
+    user = current_user._get_current_object()
+    next_path = safe_next_path(flow.get("next"), url_for("auth.account"))
+    back = url_for("auth.step_up", next=next_path)
+    try:
+        claims = exchange_code(idp)
+    except CallbackFailed as exc:
+        sso_stepup.finish(user, exc.reason)
+        flash(exc.message, "error")
+        return redirect(back)
+    if not sso_stepup.finish(user, sso_stepup.refusal(user, flow, claims)):
+        flash(sso_stepup.NOT_CONFIRMED, "error")
+        return redirect(back)
+    return redirect(next_path)
+
+
 @bp.get("/callback")
 @public
 @limiter.shared_limit(_sign_in_rate_limit, scope="sign-in", methods=["GET"])
 def callback() -> ResponseReturnValue:
-    """Validate the answer (state, code exchange, ID token) and sign the person in."""
+    """Validate the answer (state, code exchange, ID token) and sign the person in (or, for a
+    step-up begun by ``confirm``, confirm the signed-in user)."""
     idp = _idp()
+    flow = session.pop(sso_stepup.FLOW_KEY, None)
+    if isinstance(flow, dict) and current_user.is_authenticated:
+        return _finish_step_up(idp, flow)
     next_path = safe_next_path(session.pop(NEXT_KEY, None), url_for("home.dashboard"))
     try:
         claims = exchange_code(idp)
