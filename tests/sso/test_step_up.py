@@ -3,7 +3,6 @@ password) confirms it is them by a fresh sign-in there before a sensitive change
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -11,21 +10,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from console.auth import clock as auth_clock
 from tests.sso.fake_idp import FakeIdp
 from tests.support.audit import audit_rows
 from tests.support.auth import FakeClock
+from tests.support.auth import clock as clock  # the fixture
 from tests.support.sso import configure, sso_sign_in
 from tests.support.users import make_user, sign_in
 
 SENSITIVE = "/auth/password"  # changing one's password asks for a recent confirmation
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock(datetime.now(UTC).replace(microsecond=0))
-    monkeypatch.setattr(auth_clock, "now", fake.now)
-    return fake
 
 
 @pytest.fixture

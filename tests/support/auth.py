@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyotp
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
+from console.auth import clock as auth_clock
 from console.auth.sessions import COOKIE_NAME, SECURE_COOKIE_NAME
 from console.db import db
 from console.db.models import UserSession
@@ -90,3 +92,11 @@ class FakeClock:
 
     def advance(self, **delta: float) -> None:
         self.current += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """Replace ``console.auth.clock.now``; the fake starts at the real current time."""
+    fake = FakeClock(datetime.now(UTC).replace(microsecond=0))
+    monkeypatch.setattr(auth_clock, "now", fake.now)
+    return fake
